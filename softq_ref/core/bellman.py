@@ -1,0 +1,67 @@
+"""The soft Bellman target and the soft Q-learning loss.
+
+Spec entry ``eq-11``.  Reference: Haarnoja et al. (2017), Sec. 3.2, Eq. (11).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from softq_ref.core.validation import check_discount
+
+
+def soft_bellman_target(reward, discount, done, next_value) -> jax.Array:
+    r"""The regression target of soft Q-learning (spec ``eq-11``).
+
+    $$\hat Q(s, a) = r + \gamma (1 - d) \, V(s')$$
+
+    where $V(s')$ is the soft value of the next state under the *target*
+    parameters (eq. (10)) and $d = 1$ when $s'$ is terminal (an episode that ends
+    by time limit is not terminal and keeps its bootstrap; see the training loops).
+    The target is a constant of eq. (11): no gradient flows through it.
+
+    Args:
+      reward: $r(s, a)$, shape ``[...]``.
+      discount: $\gamma \in [0, 1]$, broadcastable.
+      done: 1.0 where $s'$ is terminal, else 0.0 (booleans are accepted).
+      next_value: $V(s')$, same shape as ``reward``.
+
+    Returns:
+      The target, shape of ``reward``, with ``stop_gradient`` applied.
+
+    Reference: Eq. (11), Sec. 3.2; the target of Algorithm 1 of Haarnoja et al. (2017).
+
+    Note: the original code writes ``reward_scale * r + (1 - done) * gamma * V'``
+    with the temperature fixed to 1; with ``alpha = 1 / reward_scale`` that is
+    this target divided by ``alpha`` (spec deviation ``dev-reward-scale``).
+    """
+    check_discount(discount)
+    reward = jnp.asarray(reward)
+    not_done = 1.0 - jnp.asarray(done, dtype=reward.dtype)
+    target = reward + jnp.asarray(discount, dtype=reward.dtype) * not_done * jnp.asarray(next_value, dtype=reward.dtype)
+    return jax.lax.stop_gradient(target)
+
+
+def soft_q_loss(q_pred, target) -> jax.Array:
+    r"""Soft Q-learning loss (spec ``eq-11``).
+
+    $$J_Q(\theta) = \mathbb{E}\Big[\tfrac12 \big(\hat Q(s, a) - Q_\theta(s, a)\big)^2\Big]$$
+
+    the mean over the batch of half the squared error, as in the paper and the
+    original code.
+
+    Args:
+      q_pred: $Q_\theta(s, a)$, shape ``[...]``.
+      target: $\hat Q(s, a)$, same shape.
+
+    Returns:
+      A scalar.
+
+    Reference: Eq. (11), Sec. 3.2 of Haarnoja et al. (2017).
+    """
+    q_pred = jnp.asarray(q_pred)
+    target = jnp.asarray(target)
+    if q_pred.shape != target.shape:
+        raise ValueError(f"q_pred and target must have the same shape, got {q_pred.shape} and {target.shape}")
+    return 0.5 * jnp.mean(jnp.square(target - q_pred))
