@@ -1,0 +1,209 @@
+"""Frozen configurations and the published presets (spec deviation ``dev-settings``).
+
+Sources for the numbers (see ``../shared/REFERENCE_FACTS.md`` and spec ``dev-settings``):
+
+* ``multigoal`` — the original code's 2018 multi-goal example (haarnoja/softqlearning,
+  ``examples/multigoal_sql.py``): 2x128 ReLU, Adam 3e-4 for Q and sampler, batch 64,
+  32 kernel particles split half fixed / half updated, 16 value samples, reward scale
+  0.1 (i.e. ``alpha = 10``), discount 0.99, hard target copy every 1000 steps, paths
+  of 30 steps.
+* ``mujoco`` — the 2018 MuJoCo examples: 2x128, batch 128, 16 kernel particles (8/8),
+  16 value samples, Adam 3e-4, discount 0.99, hard target copy every 1000 steps, paths
+  of 1000 steps, and a per-environment reward scale (30 for Swimmer/Hopper/HalfCheetah,
+  10 for Walker2d, 300 for Ant, 100 for Humanoid), i.e. ``alpha = 1 / reward_scale``.
+
+The paper's appendix D differs (200x200, lr 1e-3/1e-4, alpha 0.1 for MuJoCo, 100
+kernel particles on the multi-goal task); we follow the public code, which produced the
+published curves and is what other ports are compared with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+#: Reward scales of the original code's 2018 MuJoCo examples, by environment family.
+MUJOCO_REWARD_SCALES = {
+    "Swimmer": 30.0,
+    "Hopper": 30.0,
+    "HalfCheetah": 30.0,
+    "Walker2d": 10.0,
+    "Ant": 300.0,
+    "Humanoid": 100.0,
+}
+
+PRESETS = ("multigoal", "mujoco")
+
+
+def _check_common(cfg) -> None:
+    if not cfg.hidden_sizes or any(int(h) < 1 for h in cfg.hidden_sizes):
+        raise ValueError(f"hidden_sizes must be a non-empty tuple of positive ints, got {cfg.hidden_sizes!r}")
+    for name in ("batch_size", "replay_capacity", "max_path_length", "total_steps", "target_update_period"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not isinstance(cfg.min_replay_size, int) or cfg.min_replay_size < 1:
+        raise ValueError(f"min_replay_size must be a positive int, got {cfg.min_replay_size!r}")
+    if not (0.0 <= cfg.discount <= 1.0):
+        raise ValueError(f"discount must lie in [0, 1], got {cfg.discount!r}")
+    if not (0.0 < cfg.target_tau <= 1.0):
+        raise ValueError(f"target_tau must lie in (0, 1], got {cfg.target_tau!r}")
+    for name in ("q_lr", "policy_lr"):
+        value = getattr(cfg, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SQLConfig:
+    """Hyperparameters of soft Q-learning (Algorithm 1).
+
+    ``alpha`` is the temperature of the paper; the original code's ``reward_scale`` is
+    ``1 / alpha`` (spec deviation ``dev-reward-scale``).  ``num_fixed_particles`` and
+    ``num_updated_particles`` are the code's ``kernel_n_particles`` split by
+    ``kernel_update_ratio`` (K fixed, M updated).  The target network is updated every
+    ``target_update_period`` steps as ``target <- tau * online + (1 - tau) * target``:
+    ``tau = 1`` is the paper's hard copy, ``period = 1, tau = 0.005`` Polyak averaging.
+    """
+
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    q_lr: float = 3e-4
+    policy_lr: float = 3e-4
+    batch_size: int = 64
+    num_fixed_particles: int = 16
+    num_updated_particles: int = 16
+    value_samples: int = 16
+    value_proposal: str = "uniform"
+    alpha: float = 10.0
+    discount: float = 0.99
+    target_update_period: int = 1000
+    target_tau: float = 1.0
+    replay_capacity: int = 1_000_000
+    min_replay_size: int = 100
+    max_path_length: int = 30
+    total_steps: int = 20_000
+    preset: str = "multigoal"
+
+    def __post_init__(self):
+        _check_common(self)
+        if not (math.isfinite(self.alpha) and self.alpha >= 0):
+            raise ValueError(f"alpha must be finite and >= 0, got {self.alpha!r}")
+        for name in ("num_fixed_particles", "num_updated_particles", "value_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.value_proposal not in ("uniform", "policy"):
+            raise ValueError(f"value_proposal must be 'uniform' or 'policy', got {self.value_proposal!r}")
+
+    @property
+    def reward_scale(self) -> float:
+        """The original code's equivalent reward scale, ``1 / alpha``."""
+        return math.inf if self.alpha == 0 else 1.0 / self.alpha
+
+    def replace(self, **changes) -> "SQLConfig":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def preset_for(cls, name: str, env_id: str | None = None) -> "SQLConfig":
+        """The named preset; ``mujoco`` takes its temperature from ``env_id``'s family."""
+        if name == "multigoal":
+            return cls()
+        if name == "mujoco":
+            scale = mujoco_reward_scale(env_id)
+            return cls(
+                batch_size=128,
+                num_fixed_particles=8,
+                num_updated_particles=8,
+                value_samples=16,
+                alpha=1.0 / scale,
+                max_path_length=1000,
+                min_replay_size=1000,
+                total_steps=1_000_000,
+                preset="mujoco",
+            )
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+
+
+@dataclass(frozen=True)
+class DDPGConfig:
+    """Hyperparameters of the DDPG baseline (the comparison of Sec. 5).
+
+    Same networks, buffer and batch as soft Q-learning; a deterministic tanh actor with
+    Gaussian exploration noise ``exploration_std``, Polyak-averaged targets (``target_tau``
+    every step, as in Lillicrap et al. 2016), and rewards multiplied by ``reward_scale``
+    (0.1 on the multi-goal task, matching the soft Q-learning preset's scale).
+    """
+
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    q_lr: float = 1e-3
+    policy_lr: float = 1e-4
+    batch_size: int = 64
+    reward_scale: float = 0.1
+    exploration_std: float = 0.3
+    discount: float = 0.99
+    target_update_period: int = 1
+    target_tau: float = 0.01
+    replay_capacity: int = 1_000_000
+    min_replay_size: int = 100
+    max_path_length: int = 30
+    total_steps: int = 20_000
+    preset: str = "multigoal"
+
+    def __post_init__(self):
+        _check_common(self)
+        if not (math.isfinite(self.reward_scale) and self.reward_scale > 0):
+            raise ValueError(f"reward_scale must be finite and > 0, got {self.reward_scale!r}")
+        if not (math.isfinite(self.exploration_std) and self.exploration_std >= 0):
+            raise ValueError(f"exploration_std must be finite and >= 0, got {self.exploration_std!r}")
+
+    def replace(self, **changes) -> "DDPGConfig":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def preset_for(cls, name: str, env_id: str | None = None) -> "DDPGConfig":
+        if name == "multigoal":
+            return cls()
+        if name == "mujoco":
+            return cls(
+                batch_size=128,
+                reward_scale=1.0,
+                exploration_std=0.1,
+                max_path_length=1000,
+                min_replay_size=1000,
+                total_steps=1_000_000,
+                preset="mujoco",
+            )
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+
+
+def mujoco_reward_scale(env_id: str | None) -> float:
+    """The 2018 code's reward scale for a MuJoCo task (``HalfCheetah-v5`` -> 30)."""
+    if env_id is None:
+        return MUJOCO_REWARD_SCALES["HalfCheetah"]
+    family = env_id.split("/")[-1].split("-")[0]
+    if family not in MUJOCO_REWARD_SCALES:
+        raise ValueError(
+            f"no published reward scale for {env_id!r}; known families: {', '.join(MUJOCO_REWARD_SCALES)}"
+            " (pass --alpha explicitly)"
+        )
+    return MUJOCO_REWARD_SCALES[family]
+
+
+def config_to_dict(cfg) -> dict:
+    out = dataclasses.asdict(cfg)
+    out["algo"] = "sql" if isinstance(cfg, SQLConfig) else "ddpg"
+    return out
+
+
+def config_from_dict(raw: dict):
+    raw = dict(raw)
+    algo = raw.pop("algo", "sql")
+    cls = SQLConfig if algo == "sql" else DDPGConfig
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - names
+    if unknown:
+        raise ValueError(f"unknown {algo} config keys: {sorted(unknown)}")
+    if "hidden_sizes" in raw:
+        raw["hidden_sizes"] = tuple(raw["hidden_sizes"])
+    return cls(**raw)

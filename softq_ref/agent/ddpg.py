@@ -1,0 +1,118 @@
+"""DDPG (Lillicrap et al., 2016), the baseline of the paper's Sec. 5, on the same networks and buffer.
+
+A deterministic tanh actor $\\mu_\\phi(s)$, a critic $Q_\\theta(s, a)$ regressed on the
+hard Bellman target $r + \\gamma (1 - d) Q_{\\bar\\theta}(s', \\mu_{\\bar\\phi}(s'))$ (the soft
+target of eq. (11) with the soft value replaced by the target actor's Q), the actor
+moved up $\\nabla_a Q$; Gaussian exploration noise; Polyak-averaged targets.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from softq_ref.agent.config import DDPGConfig
+from softq_ref.agent.networks import DeterministicActor, QNetwork
+from softq_ref.agent.replay import Transition
+from softq_ref.core import soft_bellman_target, soft_q_loss
+
+_adam = optax.inject_hyperparams(optax.adam)
+
+
+class DDPGHParams(NamedTuple):
+    discount: jax.Array
+    reward_scale: jax.Array
+    exploration_std: jax.Array
+    target_tau: jax.Array
+    target_update_period: jax.Array
+
+
+class DDPGState(eqx.Module):
+    q: QNetwork
+    q_target: QNetwork
+    actor: DeterministicActor
+    actor_target: DeterministicActor
+    q_opt_state: optax.OptState
+    actor_opt_state: optax.OptState
+    step: jax.Array
+    hparams: DDPGHParams
+
+
+def init(config: DDPGConfig, obs_dim: int, action_dim: int, key: jax.Array) -> DDPGState:
+    k_q, k_pi = jax.random.split(key)
+    q = QNetwork(obs_dim, action_dim, config.hidden_sizes, key=k_q)
+    actor = DeterministicActor(obs_dim, action_dim, config.hidden_sizes, key=k_pi)
+    f32 = jnp.float32
+    return DDPGState(
+        q=q,
+        q_target=q,
+        actor=actor,
+        actor_target=actor,
+        q_opt_state=_adam(learning_rate=f32(config.q_lr)).init(eqx.filter(q, eqx.is_array)),
+        actor_opt_state=_adam(learning_rate=f32(config.policy_lr)).init(eqx.filter(actor, eqx.is_array)),
+        step=jnp.zeros((), jnp.int32),
+        hparams=DDPGHParams(
+            discount=f32(config.discount),
+            reward_scale=f32(config.reward_scale),
+            exploration_std=f32(config.exploration_std),
+            target_tau=f32(config.target_tau),
+            target_update_period=jnp.int32(config.target_update_period),
+        ),
+    )
+
+
+def train_step(state: DDPGState, batch: Transition, key: jax.Array) -> tuple[DDPGState, dict[str, jax.Array]]:
+    """One critic and one actor update, both at the step's starting parameters."""
+    del key  # DDPG's update is deterministic given the batch.
+    hp = state.hparams
+    next_actions = jax.vmap(state.actor_target)(batch.next_obs)
+    next_q = jax.vmap(state.q_target)(batch.next_obs, next_actions)
+    target = soft_bellman_target(hp.reward_scale * batch.reward, hp.discount, batch.done, next_q)
+
+    def q_loss_fn(q):
+        q_pred = jax.vmap(q)(batch.obs, batch.action)
+        return soft_q_loss(q_pred, target), q_pred
+
+    (q_loss, q_pred), q_grads = eqx.filter_value_and_grad(q_loss_fn, has_aux=True)(state.q)
+    q_updates, q_opt_state = _adam(learning_rate=0.0).update(q_grads, state.q_opt_state, eqx.filter(state.q, eqx.is_array))
+    new_q = eqx.apply_updates(state.q, q_updates)
+
+    def actor_loss_fn(actor):
+        return -jnp.mean(jax.vmap(state.q)(batch.obs, jax.vmap(actor)(batch.obs)))
+
+    actor_loss, actor_grads = eqx.filter_value_and_grad(actor_loss_fn)(state.actor)
+    actor_updates, actor_opt_state = _adam(learning_rate=0.0).update(
+        actor_grads, state.actor_opt_state, eqx.filter(state.actor, eqx.is_array)
+    )
+    new_actor = eqx.apply_updates(state.actor, actor_updates)
+
+    step = state.step + 1
+    tau = jnp.where((step % hp.target_update_period) == 0, hp.target_tau, 0.0)
+
+    def polyak(target, online):
+        return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o if eqx.is_array(t) else t, target, online)
+
+    new_state = eqx.tree_at(
+        lambda s: (s.q, s.q_target, s.actor, s.actor_target, s.q_opt_state, s.actor_opt_state, s.step),
+        state,
+        (new_q, polyak(state.q_target, new_q), new_actor, polyak(state.actor_target, new_actor), q_opt_state, actor_opt_state, step),
+    )
+    metrics = {"q_loss": q_loss, "mean_q": jnp.mean(q_pred), "actor_loss": actor_loss}
+    return new_state, metrics
+
+
+def act(state: DDPGState, obs: jax.Array, key: jax.Array) -> jax.Array:
+    """The deterministic policy (``key`` unused; kept for a common signature)."""
+    del key
+    return state.actor(obs)
+
+
+def explore(state: DDPGState, obs: jax.Array, key: jax.Array) -> jax.Array:
+    """The actor's action plus Gaussian noise, clipped to the action box."""
+    mean = state.actor(obs)
+    noise = state.hparams.exploration_std * jax.random.normal(key, mean.shape, jnp.float32)
+    return jnp.clip(mean + noise, -1.0, 1.0)

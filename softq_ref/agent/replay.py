@@ -1,0 +1,67 @@
+"""A fixed-capacity replay buffer as a JAX pytree: pure ``add`` and ``sample``, usable in ``jit`` and ``lax.scan``."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Transition(NamedTuple):
+    """One transition (or a batch of them, with a leading axis).
+
+    ``done`` is 1.0 only when the next state is terminal (gymnasium's ``terminated``);
+    a time-limit truncation is stored with ``done = 0`` so the target still bootstraps.
+    """
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    next_obs: jax.Array
+    done: jax.Array
+
+
+class ReplayBuffer(NamedTuple):
+    """Ring buffer: ``data`` holds ``capacity`` transitions, ``position`` the next slot, ``size`` the fill."""
+
+    data: Transition
+    position: jax.Array
+    size: jax.Array
+
+    @property
+    def capacity(self) -> int:
+        return self.data.reward.shape[0]
+
+
+def init(capacity: int, obs_dim: int, action_dim: int) -> ReplayBuffer:
+    """An empty buffer of float32 storage."""
+    if capacity < 1:
+        raise ValueError(f"replay capacity must be >= 1, got {capacity}")
+    f32 = jnp.float32
+    data = Transition(
+        obs=jnp.zeros((capacity, obs_dim), f32),
+        action=jnp.zeros((capacity, action_dim), f32),
+        reward=jnp.zeros((capacity,), f32),
+        next_obs=jnp.zeros((capacity, obs_dim), f32),
+        done=jnp.zeros((capacity,), f32),
+    )
+    return ReplayBuffer(data=data, position=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
+
+
+def add(buffer: ReplayBuffer, transition: Transition) -> ReplayBuffer:
+    """Write one transition at ``position``, overwriting the oldest when full."""
+    i = buffer.position
+    data = jax.tree.map(lambda store, x: store.at[i].set(jnp.asarray(x, store.dtype)), buffer.data, transition)
+    capacity = buffer.capacity
+    return ReplayBuffer(
+        data=data,
+        position=(i + 1) % capacity,
+        size=jnp.minimum(buffer.size + 1, capacity),
+    )
+
+
+def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Transition:
+    """``batch_size`` transitions drawn uniformly with replacement from the filled part."""
+    idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
+    return jax.tree.map(lambda store: store[idx], buffer.data)

@@ -1,0 +1,1 @@
+"""Training loops sharing one ``train_step`` (floor 3)."""

@@ -1,0 +1,134 @@
+"""The fully jitted training loop: environment, replay buffer and updates inside ``lax.scan``.
+
+``make_chunk`` returns a pure function that runs ``n`` environment steps of Algorithm 1
+(act with the sampler, step, store, sample a minibatch, ``train_step``) as one
+``lax.scan``; ``jax.vmap`` over a leading seed axis runs many seeds as one program
+(purejaxrl's pattern).  The host only calls one compiled chunk after another, writing
+metrics and checkpoints between chunks, so an interrupted run resumes from its last
+checkpoint and ends bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from softq_ref.agent import Algorithm
+from softq_ref.agent import replay
+from softq_ref.agent.replay import ReplayBuffer, Transition
+from softq_ref.envs.jax_env import JaxEnv
+
+
+class LoopCarry(NamedTuple):
+    """Everything a run needs to continue: the checkpoint is exactly this pytree."""
+
+    agent: object
+    buffer: ReplayBuffer
+    env_state: object
+    key: jax.Array  # raw uint32 key data, so the carry serialises as plain arrays
+    env_steps: jax.Array
+    episode_return: jax.Array
+
+
+class ChunkStats(NamedTuple):
+    """What the host logs after a chunk (per seed when vmapped)."""
+
+    metrics: dict
+    episodes: jax.Array
+    return_sum: jax.Array
+    goal_counts: jax.Array
+    first_nonfinite: jax.Array
+
+
+def buffer_capacity(config) -> int:
+    """The replay capacity actually allocated: the configured one, or the run length if smaller."""
+    return int(min(config.replay_capacity, config.total_steps))
+
+
+def init_carry(algo: Algorithm, config, env: JaxEnv, key: jax.Array) -> LoopCarry:
+    """A fresh run from one raw PRNG key (``jax.random.PRNGKey(seed)``)."""
+    k_agent, k_env, k_loop = jax.random.split(key, 3)
+    env_state, _ = env.reset(k_env)
+    return LoopCarry(
+        agent=algo.init(config, env.obs_dim, env.action_dim, k_agent),
+        buffer=replay.init(buffer_capacity(config), env.obs_dim, env.action_dim),
+        env_state=env_state,
+        key=k_loop,
+        env_steps=jnp.zeros((), jnp.int32),
+        episode_return=jnp.zeros((), jnp.float32),
+    )
+
+
+def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool):
+    """A pure ``chunk(carry) -> (carry, ChunkStats)`` running ``num_steps`` environment steps.
+
+    With ``learn=False`` it only collects experience (the warm-up until the buffer holds
+    ``min_replay_size`` transitions); with ``learn=True`` every step is followed by one
+    ``train_step`` on a minibatch sampled from the buffer.
+    """
+    num_goals = max(env.num_goals, 1)
+
+    def one_step(carry: LoopCarry, _):
+        key, k_act, k_env, k_batch, k_train = jax.random.split(carry.key, 5)
+        obs = env.observe(carry.env_state)
+        action = algo.explore(carry.agent, obs, k_act)
+        env_state, next_obs, reward, terminated, truncated, info = env.step_autoreset(carry.env_state, action, k_env)
+        buffer = replay.add(
+            carry.buffer,
+            Transition(obs=obs, action=action, reward=reward, next_obs=next_obs, done=terminated.astype(jnp.float32)),
+        )
+        agent = carry.agent
+        if learn:
+            batch = replay.sample(buffer, k_batch, config.batch_size)
+            agent, metrics = algo.train_step(agent, batch, k_train)
+        else:
+            metrics = {}
+        ended = jnp.logical_or(terminated, truncated)
+        episode_return = carry.episode_return + reward
+        goal = info.get("goal", jnp.int32(-1)) if isinstance(info, dict) else jnp.int32(-1)
+        goal_hit = jax.nn.one_hot(jnp.where(ended, goal, -1), num_goals, dtype=jnp.int32)
+        out = (metrics, ended, jnp.where(ended, episode_return, 0.0), goal_hit)
+        new = LoopCarry(
+            agent=agent,
+            buffer=buffer,
+            env_state=env_state,
+            key=key,
+            env_steps=carry.env_steps + 1,
+            episode_return=jnp.where(ended, 0.0, episode_return),
+        )
+        return new, out
+
+    def chunk(carry: LoopCarry):
+        carry, (metrics, ended, returns, goal_hits) = jax.lax.scan(one_step, carry, None, length=num_steps)
+        if learn:
+            q_loss = metrics["q_loss"]
+            bad = ~jnp.isfinite(q_loss)
+            first_bad = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+            means = {k: jnp.mean(v) for k, v in metrics.items()}
+        else:
+            first_bad = jnp.int32(-1)
+            means = {}
+        stats = ChunkStats(
+            metrics=means,
+            episodes=jnp.sum(ended).astype(jnp.int32),
+            return_sum=jnp.sum(returns),
+            goal_counts=jnp.sum(goal_hits, axis=0),
+            first_nonfinite=first_bad,
+        )
+        return carry, stats
+
+    return chunk
+
+
+def schedule(config, chunk_steps: int) -> list[tuple[int, bool]]:
+    """The chunk lengths of a run: the warm-up, then learning chunks of ``chunk_steps`` (last one shorter)."""
+    warmup = min(config.min_replay_size, config.total_steps)
+    out = [(warmup, False)] if warmup else []
+    remaining = config.total_steps - warmup
+    while remaining > 0:
+        n = min(chunk_steps, remaining)
+        out.append((n, True))
+        remaining -= n
+    return out
