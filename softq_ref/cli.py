@@ -66,7 +66,10 @@ def _train(args) -> int:
         env_id = args.env
         use_jax = env_id in JAX_ENVS and args.loop != "gym"
         if use_jax:
-            result = train_jax(config, env_id=env_id, seeds=seeds, out_dir=out, progress=not args.quiet)
+            if args.chunk_steps < 1:
+                raise UserError(f"--chunk-steps must be >= 1, got {args.chunk_steps}")
+            result = train_jax(config, env_id=env_id, seeds=seeds, out_dir=out, chunk_steps=args.chunk_steps,
+                               progress=not args.quiet)
         else:
             from softq_ref.train.gym_loop import train_gym
 
@@ -156,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="run directory (default: runs/<algo>-<env>-<time>)")
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
     train.add_argument("--loop", choices=["auto", "gym"], default="auto", help="force the gymnasium host loop")
+    train.add_argument("--chunk-steps", type=int, default=1000,
+                       help="steps per compiled chunk of the JAX loop; metrics and checkpoints are written between chunks")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 

@@ -1,0 +1,247 @@
+"""The agent: replay buffer, configs, Algorithm 1's train_step, DDPG, the target network schedule."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from softq_ref.agent import ddpg, replay, sql
+from softq_ref.agent.config import DDPGConfig, SQLConfig, config_from_dict, config_to_dict, mujoco_reward_scale
+from softq_ref.agent.replay import Transition
+from softq_ref.core import soft_value_is, uniform_log_density
+
+
+def _batch(key, b=8, obs_dim=2, act_dim=2):
+    k = jax.random.split(key, 4)
+    return Transition(
+        obs=jax.random.normal(k[0], (b, obs_dim)),
+        action=jax.random.uniform(k[1], (b, act_dim), minval=-1, maxval=1),
+        reward=jax.random.normal(k[2], (b,)),
+        next_obs=jax.random.normal(k[3], (b, obs_dim)),
+        done=jnp.zeros((b,)),
+    )
+
+
+def _small_config(**kw):
+    base = dict(hidden_sizes=(16, 16), batch_size=8, num_fixed_particles=4, num_updated_particles=4, value_samples=4)
+    base.update(kw)
+    return SQLConfig(**base)
+
+
+# --- replay buffer ---------------------------------------------------------------------------
+
+
+def test_replay_ring_buffer_overwrites_oldest_and_counts_size():
+    buf = replay.init(3, 1, 1)
+
+    def t(i):
+        return Transition(jnp.full((1,), i, jnp.float32), jnp.zeros(1), jnp.float32(i), jnp.zeros(1), jnp.float32(0))
+
+    for i in range(5):
+        buf = replay.add(buf, t(i))
+    # After 5 adds into capacity 3: slots hold 3, 4, 2 (positions 0, 1 overwritten by 3, 4).
+    assert buf.data.reward.tolist() == [3.0, 4.0, 2.0]
+    assert int(buf.size) == 3 and int(buf.position) == 2
+
+
+def test_replay_add_and_sample_inside_scan_and_jit():
+    def body(buf, i):
+        tr = Transition(jnp.full((2,), i, jnp.float32), jnp.zeros(2), i.astype(jnp.float32), jnp.zeros(2), jnp.float32(0))
+        return replay.add(buf, tr), None
+
+    buf, _ = jax.jit(lambda b: jax.lax.scan(body, b, jnp.arange(10)))(replay.init(16, 2, 2))
+    assert int(buf.size) == 10
+    batch = jax.jit(replay.sample, static_argnums=2)(buf, jax.random.PRNGKey(0), 256)
+    # Only filled slots are drawn: rewards 0..9, never the zero padding beyond index 9 ... and
+    # the obs always matches the reward of the same slot.
+    assert set(np.asarray(batch.reward).astype(int)) <= set(range(10))
+    np.testing.assert_array_equal(np.asarray(batch.obs[:, 0]), np.asarray(batch.reward))
+    assert len(set(np.asarray(batch.reward).astype(int))) > 5
+
+
+def test_replay_rejects_bad_capacity():
+    with pytest.raises(ValueError, match="capacity"):
+        replay.init(0, 2, 2)
+
+
+# --- configs ---------------------------------------------------------------------------------
+
+
+def test_multigoal_preset_is_the_published_2018_script():
+    c = SQLConfig.preset_for("multigoal")
+    assert c.hidden_sizes == (128, 128) and c.q_lr == c.policy_lr == 3e-4 and c.batch_size == 64
+    assert c.num_fixed_particles + c.num_updated_particles == 32 and c.num_fixed_particles == 16
+    assert c.value_samples == 16 and c.discount == 0.99 and c.target_update_period == 1000 and c.target_tau == 1.0
+    assert math.isclose(c.reward_scale, 0.1) and c.max_path_length == 30
+
+
+@pytest.mark.parametrize(
+    "env_id, scale", [("Swimmer-v5", 30), ("Hopper-v5", 30), ("HalfCheetah-v5", 30), ("Walker2d-v5", 10), ("Ant-v5", 300), ("Humanoid-v5", 100)]
+)
+def test_mujoco_preset_reward_scales(env_id, scale):
+    c = SQLConfig.preset_for("mujoco", env_id)
+    assert mujoco_reward_scale(env_id) == scale
+    assert math.isclose(c.alpha, 1.0 / scale)
+    assert c.batch_size == 128 and c.num_fixed_particles + c.num_updated_particles == 16 and c.value_samples == 16
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"alpha": -1.0}, "alpha"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"discount": 1.5}, "discount"),
+        ({"value_proposal": "gaussian"}, "value_proposal"),
+        ({"q_lr": 0.0}, "q_lr"),
+        ({"target_tau": 0.0}, "target_tau"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SQLConfig(**kwargs)
+
+
+def test_unknown_preset_is_an_error():
+    with pytest.raises(ValueError, match="unknown preset"):
+        SQLConfig.preset_for("atari")
+
+
+def test_config_round_trips_through_json_dict():
+    for c in (SQLConfig(alpha=0.5), DDPGConfig(exploration_std=0.2)):
+        assert config_from_dict(config_to_dict(c)) == c
+
+
+# --- SQL train_step ---------------------------------------------------------------------------
+
+
+def test_sql_train_step_metrics_are_finite_and_all_reported():
+    cfg = _small_config()
+    state = sql.init(cfg, 2, 2, jax.random.PRNGKey(0))
+    new_state, metrics = jax.jit(sql.train_step)(state, _batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert set(metrics) == {"q_loss", "mean_q", "soft_value", "svgd_direction_norm", "bandwidth", "policy_spread"}
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    assert int(new_state.step) == 1
+    # Both networks moved.
+    assert not np.allclose(np.asarray(new_state.q.net.layers[0].weight), np.asarray(state.q.net.layers[0].weight))
+    assert not np.allclose(np.asarray(new_state.policy.net.layers[0].weight), np.asarray(state.policy.net.layers[0].weight))
+
+
+def test_sql_soft_value_uses_target_network_and_eq10_with_uniform_proposal():
+    cfg = _small_config(value_samples=8)
+    state = sql.init(cfg, 2, 2, jax.random.PRNGKey(0))
+    # Make the target differ from Q so that using the wrong one would show.
+    state = eqx.tree_at(lambda s: s.q_target, state, sql.init(cfg, 2, 2, jax.random.PRNGKey(7)).q)
+    next_obs = jax.random.normal(jax.random.PRNGKey(3), (5, 2))
+    key = jax.random.PRNGKey(4)
+    got = sql.next_soft_value(state, next_obs, key)
+    # By hand: the same K_V uniform actions (the function draws them from `key`) for every state.
+    actions = jax.random.uniform(key, (8, 2), jnp.float32, -1.0, 1.0)
+    q = jnp.stack([jnp.stack([state.q_target(o, a) for a in actions]) for o in next_obs])
+    # alpha * (logsumexp(Q / alpha + d log 2) - log K_V), d = 2
+    alpha = cfg.alpha
+    expected = alpha * (jax.scipy.special.logsumexp(q / alpha + 2 * math.log(2.0), axis=1) - math.log(8))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(soft_value_is(q, uniform_log_density(2), alpha)), rtol=1e-6)
+
+
+def test_sql_target_hard_copy_happens_exactly_every_period():
+    cfg = _small_config(target_update_period=3)
+    state = sql.init(cfg, 2, 2, jax.random.PRNGKey(0))
+    step = jax.jit(sql.train_step)
+    initial_target = state.q_target
+    leaves = lambda m: jax.tree.leaves(eqx.filter(m, eqx.is_array))
+    for i in range(1, 7):
+        state, _ = step(state, _batch(jax.random.PRNGKey(i)), jax.random.PRNGKey(100 + i))
+        same_as_q = all(np.array_equal(a, b) for a, b in zip(leaves(state.q_target), leaves(state.q)))
+        if i % 3 == 0:
+            assert same_as_q, f"target should be a copy of Q after step {i}"
+            initial_target = state.q_target
+        else:
+            assert not same_as_q
+            assert all(np.array_equal(a, b) for a, b in zip(leaves(state.q_target), leaves(initial_target)))
+
+
+def test_sql_polyak_option_averages_every_step():
+    cfg = _small_config(target_update_period=1, target_tau=0.25)
+    state = sql.init(cfg, 2, 2, jax.random.PRNGKey(0))
+    new, _ = jax.jit(sql.train_step)(state, _batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    w_t, w_q, w_old = new.q_target.net.layers[0].weight, new.q.net.layers[0].weight, state.q_target.net.layers[0].weight
+    np.testing.assert_allclose(np.asarray(w_t), np.asarray(0.75 * w_old + 0.25 * w_q), rtol=1e-6, atol=1e-7)
+
+
+def test_sql_policy_proposal_option_runs_and_differs_from_uniform():
+    batch = _batch(jax.random.PRNGKey(1))
+    out = {}
+    for proposal in ("uniform", "policy"):
+        state = sql.init(_small_config(value_proposal=proposal), 2, 2, jax.random.PRNGKey(0))
+        _, m = jax.jit(sql.train_step)(state, batch, jax.random.PRNGKey(2))
+        assert np.isfinite(float(m["soft_value"]))
+        out[proposal] = float(m["soft_value"])
+    assert out["uniform"] != out["policy"]
+
+
+def test_sql_sampler_gradient_is_eq14_through_the_updated_particles():
+    """The sampler's update direction equals -(Delta f . d f / d phi), averaged over states (eq. 14)."""
+    cfg = _small_config()
+    state = sql.init(cfg, 2, 2, jax.random.PRNGKey(0))
+    batch = _batch(jax.random.PRNGKey(1))
+    # With Adam's first step the update is -lr * sign-ish(g); instead compare raw gradients: rebuild
+    # the policy loss from the public pieces and check its gradient against a VJP of the direction.
+    from softq_ref.core import median_bandwidth, svgd_direction
+
+    _, k_fixed, k_updated = jax.random.split(jax.random.PRNGKey(2), 3)
+    b, d = 8, 2
+    xi_f = jax.random.normal(k_fixed, (b, cfg.num_fixed_particles, d))
+    xi_u = jax.random.normal(k_updated, (b, cfg.num_updated_particles, d))
+    fixed = sql._sample_batch(state.policy, batch.obs, xi_f)
+    grad_lp = sql._svgd_log_target_grad(state.q, batch.obs, fixed, state.hparams.alpha)
+
+    def updated_of(policy):
+        return sql._sample_batch(policy, batch.obs, xi_u)
+
+    upd = updated_of(state.policy)
+    h = jax.vmap(median_bandwidth)(fixed, upd)
+    direction = jax.vmap(svgd_direction, in_axes=(0, 0, 0, None, 0))(fixed, grad_lp, upd, state.hparams.alpha, h)
+    params, static = eqx.partition(state.policy, eqx.is_array)
+    _, vjp = jax.vjp(lambda p: updated_of(eqx.combine(p, static)), params)
+    (expected,) = vjp(-direction / b)
+    from softq_ref.core import svgd_surrogate
+
+    got = jax.grad(lambda p: jnp.mean(jax.vmap(svgd_surrogate)(updated_of(eqx.combine(p, static)), direction)))(params)
+    for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-6)
+
+
+def test_with_hparams_changes_alpha_and_learning_rates():
+    state = sql.init(_small_config(), 2, 2, jax.random.PRNGKey(0))
+    new = sql.with_hparams(state, alpha=0.5, q_lr=1e-2, policy_lr=2e-2)
+    assert float(new.hparams.alpha) == 0.5
+    assert float(new.q_opt_state.hyperparams["learning_rate"]) == pytest.approx(1e-2)
+    assert float(new.policy_opt_state.hyperparams["learning_rate"]) == pytest.approx(2e-2)
+    assert float(state.hparams.alpha) == 10.0
+
+
+def test_sql_act_stays_in_action_box_and_is_stochastic():
+    state = sql.init(_small_config(), 2, 2, jax.random.PRNGKey(0))
+    acts = jax.vmap(lambda k: sql.act(state, jnp.zeros(2), k))(jax.random.split(jax.random.PRNGKey(1), 64))
+    assert acts.shape == (64, 2) and bool(jnp.all(jnp.abs(acts) <= 1.0))
+    assert float(jnp.std(acts)) > 0
+
+
+# --- DDPG -------------------------------------------------------------------------------------
+
+
+def test_ddpg_train_step_and_exploration():
+    cfg = DDPGConfig(hidden_sizes=(16, 16), batch_size=8)
+    state = ddpg.init(cfg, 2, 2, jax.random.PRNGKey(0))
+    new, m = jax.jit(ddpg.train_step)(state, _batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert all(np.isfinite(float(v)) for v in m.values())
+    a = ddpg.act(new, jnp.zeros(2), jax.random.PRNGKey(0))
+    b = ddpg.act(new, jnp.zeros(2), jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # deterministic policy
+    e = ddpg.explore(new, jnp.zeros(2), jax.random.PRNGKey(3))
+    assert bool(jnp.all(jnp.abs(e) <= 1.0)) and not np.allclose(np.asarray(e), np.asarray(a))
