@@ -23,8 +23,9 @@ def soft_bellman_target(reward, discount, done, next_value) -> jax.Array:
 
     Args:
       reward: $r(s, a)$, shape ``[...]``.
-      discount: $\gamma \in [0, 1]$, broadcastable.
-      done: 1.0 where $s'$ is terminal, else 0.0 (booleans are accepted).
+      discount: $\gamma \in [0, 1]$, a scalar or the shape of ``reward``.
+      done: 1.0 where $s'$ is terminal, else 0.0 (booleans are accepted); a scalar or
+        the shape of ``reward``.
       next_value: $V(s')$, same shape as ``reward``.
 
     Returns:
@@ -38,6 +39,12 @@ def soft_bellman_target(reward, discount, done, next_value) -> jax.Array:
     """
     check_discount(discount)
     reward = jnp.asarray(reward)
+    # Without these checks a [B] reward and a [B, 1] value would broadcast silently to [B, B].
+    if jnp.shape(next_value) != reward.shape:
+        raise ValueError(f"next_value must have the shape of reward {reward.shape}, got {jnp.shape(next_value)}")
+    for name, x in (("done", done), ("discount", discount)):
+        if jnp.ndim(x) != 0 and jnp.shape(x) != reward.shape:
+            raise ValueError(f"{name} must be a scalar or have the shape of reward {reward.shape}, got {jnp.shape(x)}")
     not_done = 1.0 - jnp.asarray(done, dtype=reward.dtype)
     target = reward + jnp.asarray(discount, dtype=reward.dtype) * not_done * jnp.asarray(next_value, dtype=reward.dtype)
     return jax.lax.stop_gradient(target)

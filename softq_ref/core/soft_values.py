@@ -157,7 +157,7 @@ def uniform_log_density(action_dim: int, low: float = -1.0, high: float = 1.0) -
 
     The original code draws its $K_V$ value samples uniformly on $[-1, 1]^d$ and
     writes ``logsumexp(Q) - log K_V + d log 2``; with this density that is exactly
-    eq. (10) (``soft_value_is``).
+    eq. (10) (``soft_value_is``; spec deviation ``dev-is-constant``).
 
     Args:
       action_dim: the action dimension ``d`` (a positive int).
@@ -187,6 +187,8 @@ def soft_value_is(q_samples: jax.Array, log_proposal, alpha, axis: int = -1) -> 
     biased low for finite K and consistent as K grows.  Computed as
     ``soft_value(q - alpha * log_proposal, alpha) - alpha * log K``, so it inherits
     that function's stability and its ``alpha == 0`` limit (the sample maximum).
+    The ``- log K`` term is part of the estimator; the original code's
+    ``- log K_V + d log 2`` is it with the uniform proposal (spec deviation ``dev-is-constant``).
 
     Args:
       q_samples: Q at the K sampled actions; ``axis`` indexes the samples.

@@ -145,7 +145,8 @@ def svgd_surrogate(updated_actions: jax.Array, direction: jax.Array) -> jax.Arra
     so that a minimiser (``optax``) moves every sampled action along its SVGD
     direction.  ``sg`` is ``stop_gradient``.  The sum runs over every particle and
     action coordinate, as the original code's ``tf.gradients(..., grad_ys=...)``;
-    Appendix C.1's extra $1/M$ only rescales the gradient, which Adam undoes.
+    Appendix C.1's extra $1/M$ only rescales the gradient, which Adam undoes
+    (spec deviation ``dev-surrogate-scale``).
 
     Args:
       updated_actions: $f^\phi(\xi_j; s)$, ``[..., d]``, differentiable in $\phi$.
