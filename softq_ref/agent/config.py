@@ -57,7 +57,7 @@ def _check_common(cfg) -> None:
 
 @dataclass(frozen=True)
 class SQLConfig:
-    """Hyperparameters of soft Q-learning (Algorithm 1).
+    """Hyperparameters of soft Q-learning (Algorithm 1; presets per spec deviation ``dev-settings``).
 
     ``alpha`` is the temperature of the paper; the original code's ``reward_scale`` is
     ``1 / alpha`` (spec deviation ``dev-reward-scale``).  ``num_fixed_particles`` and
@@ -82,7 +82,7 @@ class SQLConfig:
     replay_capacity: int = 1_000_000
     min_replay_size: int = 100
     max_path_length: int = 30
-    total_steps: int = 20_000
+    total_steps: int = 10_000
     preset: str = "multigoal"
 
     def __post_init__(self):
@@ -127,7 +127,7 @@ class SQLConfig:
 
 @dataclass(frozen=True)
 class DDPGConfig:
-    """Hyperparameters of the DDPG baseline (the comparison of Sec. 5).
+    """Hyperparameters of the DDPG baseline (the comparison of Sec. 5; ``dev-ddpg-baseline``).
 
     Same networks, buffer and batch as soft Q-learning; a deterministic tanh actor with
     Gaussian exploration noise ``exploration_std``, Polyak-averaged targets (``target_tau``
@@ -147,7 +147,7 @@ class DDPGConfig:
     replay_capacity: int = 1_000_000
     min_replay_size: int = 100
     max_path_length: int = 30
-    total_steps: int = 20_000
+    total_steps: int = 10_000
     preset: str = "multigoal"
 
     def __post_init__(self):

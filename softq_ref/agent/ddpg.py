@@ -3,7 +3,8 @@
 A deterministic tanh actor $\\mu_\\phi(s)$, a critic $Q_\\theta(s, a)$ regressed on the
 hard Bellman target $r + \\gamma (1 - d) Q_{\\bar\\theta}(s', \\mu_{\\bar\\phi}(s'))$ (the soft
 target of eq. (11) with the soft value replaced by the target actor's Q), the actor
-moved up $\\nabla_a Q$; Gaussian exploration noise; Polyak-averaged targets.
+moved up $\\nabla_a Q$; Gaussian exploration noise; Polyak-averaged targets
+(spec deviation ``dev-ddpg-baseline``).
 """
 
 from __future__ import annotations
