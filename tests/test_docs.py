@@ -1,0 +1,266 @@
+"""The documentation site: it builds strictly, it documents every public name and every spec
+entry, its formulas typeset, and its tutorials run.
+
+The tutorials are scripts in ``docs/tutorials/`` that the pages include piece by piece; the
+tests run them in subprocesses with ``SOFTQ_DOCS_QUICK=1`` (a few hundred training steps),
+so a tutorial that stops working fails here.  The site build and the inventory checks are
+skipped when MkDocs is not installed (``pip install -e ".[docs]"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+import softq_ref
+from softq_ref.spec import SECTIONS, load_deviations, load_entries
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+TUTORIALS = DOCS / "tutorials"
+BIN = Path(sys.executable).parent
+
+#: Packages whose ``__all__`` must be documented, name by name, in the API reference.
+DOCUMENTED_PACKAGES = [
+    "softq_ref",
+    "softq_ref.core",
+    "softq_ref.tabular",
+    "softq_ref.agent",
+    "softq_ref.envs",
+    "softq_ref.testing",
+]
+
+
+def _load_hook():
+    spec = importlib.util.spec_from_file_location("spec_pages", DOCS / "hooks" / "spec_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(cmd, *, env_extra=None, cwd=ROOT, timeout=600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["MPLBACKEND"] = "Agg"
+    env.update(env_extra or {})
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, cmd))} exited with {done.returncode}\n--- stdout\n{done.stdout[-4000:]}"
+        f"\n--- stderr\n{done.stderr[-4000:]}"
+    )
+    return done
+
+
+# --------------------------------------------------------------------------- spec -> docs (no MkDocs)
+
+
+def test_every_spec_entry_and_deviation_is_rendered_on_its_home_page():
+    hook = _load_hook()
+    entries, deviations = load_entries(), load_deviations()
+    rendered, problems = {}, []
+    for page in sorted(DOCS.rglob("*.md")):
+        src = page.relative_to(DOCS).as_posix()
+        out, ids, page_problems = hook.expand(page.read_text(encoding="utf-8"), src, entries, deviations)
+        rendered[src] = ids
+        problems += [f"{src}: {p}" for p in page_problems]
+        for item_id in ids:
+            assert f"{{ #{item_id} }}" in out, f"{item_id} rendered on {src} without its anchor"
+    missing = hook.missing_from_docs(rendered, entries, deviations)
+    assert not missing, f"spec ids that appear on no docs page: {missing}"
+    assert not problems, "the spec pages have problems:\n" + "\n".join(problems)
+
+
+def test_every_section_has_its_page_and_marker():
+    hook = _load_hook()
+    for section in SECTIONS:
+        page = DOCS / hook.SECTION_PAGES[section]
+        assert page.is_file(), f"section {section!r} has no page {page}"
+        assert f"<!-- spec:section {section} -->" in page.read_text(encoding="utf-8"), f"{page} lacks its marker"
+
+
+def test_hook_renders_a_new_entry_without_any_edit_to_the_docs():
+    """An entry added to spec appears on its section page: the marker picks it up."""
+    hook = _load_hook()
+    from softq_ref.spec import Entry
+
+    entry = Entry(
+        id="eq-99", kind="equation", title="A new equation", paper="nowhere", section="sampling", order=99,
+        latex=r"x = \alpha", explanation="Made up for this test.", conventions=("natural logarithm",),
+        functions=("softq_ref.core.soft_values.soft_value",),
+        tests=("tests/test_docs.py::test_hook_renders_a_new_entry_without_any_edit_to_the_docs",),
+    )
+    page = "paper/sampling.md"
+    out, ids, problems = hook.expand((DOCS / page).read_text(), page, [entry], [])
+    assert ids == ["eq-99"] and not problems
+    assert "{ #eq-99 }" in out and "$$\nx = \\alpha\n$$" in out
+    assert "::: softq_ref.core.soft_values.soft_value" in out
+    assert "def test_hook_renders_a_new_entry_without_any_edit_to_the_docs" in out
+    # And a broken one is reported, not silently dropped.
+    broken = Entry(**{**entry.__dict__, "tests": ("tests/test_docs.py::no_such_test",), "functions": ("softq_ref.nope",)})
+    _, _, problems = hook.expand((DOCS / page).read_text(), page, [broken], [])
+    assert len(problems) == 2
+
+
+def test_snippets_point_at_existing_files_and_sections():
+    pattern = re.compile(r'--8<-- "([^":]+)(?::([A-Za-z0-9_-]+))?"')
+    for page in DOCS.rglob("*.md"):
+        for path, section in pattern.findall(page.read_text(encoding="utf-8")):
+            target = ROOT / path
+            if path.startswith("docs/figures/") and not target.exists():
+                pytest.fail(f"{page}: {path} is missing; run `python docs/make_figures.py`")
+            assert target.is_file(), f"{page}: snippet file {path} does not exist"
+            if section:
+                text = target.read_text(encoding="utf-8")
+                assert f"--8<-- [start:{section}]" in text and f"--8<-- [end:{section}]" in text, (
+                    f"{page}: {path} has no section {section!r}"
+                )
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the bundled KaTeX")
+def test_spec_formulas_typeset_with_the_bundled_katex(tmp_path):
+    formulas = {e.id: e.latex for e in load_entries() if e.latex}
+    script = tmp_path / "check.js"
+    script.write_text(
+        "const katex = require(process.argv[2]);\n"
+        "const formulas = JSON.parse(require('fs').readFileSync(process.argv[3], 'utf8'));\n"
+        "const bad = {};\n"
+        "for (const [id, tex] of Object.entries(formulas)) {\n"
+        "  try { katex.renderToString(tex, {displayMode: true, throwOnError: true, strict: 'ignore'}); }\n"
+        "  catch (e) { bad[id] = String(e.message); }\n"
+        "}\n"
+        "console.log(JSON.stringify(bad));\n"
+    )
+    data = tmp_path / "formulas.json"
+    data.write_text(json.dumps(formulas))
+    done = _run(["node", str(script), str(DOCS / "assets" / "katex" / "katex.min.js"), str(data)])
+    bad = json.loads(done.stdout)
+    assert not bad, f"KaTeX cannot typeset these spec formulas: {bad}"
+
+
+# --------------------------------------------------------------------------- the built site
+
+
+def _read_inventory(path: Path) -> set[str]:
+    """Object names in a Sphinx inventory (objects.inv, version 2) as mkdocstrings writes it."""
+    raw = path.read_bytes()
+    lines = raw.split(b"\n", 4)
+    assert lines[0].startswith(b"# Sphinx inventory version 2"), lines[0]
+    body = zlib.decompress(lines[4]).decode("utf-8")
+    return {line.split(" ", 1)[0] for line in body.splitlines() if line.strip()}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    out = tmp_path_factory.mktemp("site")
+    _run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+         env_extra={"NO_MKDOCS_2_WARNING": "1"})
+    return out
+
+
+def test_site_builds_strictly(site):
+    assert (site / "index.html").is_file()
+    assert (site / "assets" / "katex" / "katex.min.js").is_file()
+    page = (site / "paper" / "soft-q-learning.html").read_text(encoding="utf-8")
+    assert 'class="arithmatex"' in page
+    # Offline: no page may load a script, style sheet or font from another host.
+    for html in site.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:)?//[^"]+"', text)
+        assert not remote, f"{html.relative_to(site)} loads remote resources: {remote}"
+
+
+def _documented_as(name: str, package: str, inventory: set[str]) -> bool:
+    obj = getattr(importlib.import_module(package), name)
+    candidates = {f"{package}.{name}"}
+    if inspect.ismodule(obj):
+        candidates.add(obj.__name__)
+    elif getattr(obj, "__module__", None) and getattr(obj, "__qualname__", None):
+        candidates.add(f"{obj.__module__}.{obj.__qualname__}")
+    else:
+        # A constant: documented where its package's modules define it.
+        candidates |= {item for item in inventory if item.startswith(package + ".") and item.endswith("." + name)}
+    return bool(candidates & inventory)
+
+
+@pytest.mark.parametrize("package", DOCUMENTED_PACKAGES)
+def test_every_public_name_has_an_api_entry(site, package):
+    inventory = _read_inventory(site / "objects.inv")
+    names = importlib.import_module(package).__all__
+    missing = [name for name in names if not _documented_as(name, package, inventory)]
+    assert not missing, (
+        f"{package}.__all__ names without an entry in the API reference (docs/reference/*.md): {missing}"
+    )
+
+
+def test_every_spec_entry_has_its_anchor_in_the_built_site(site):
+    hook = _load_hook()
+    for entry in load_entries():
+        page = site / hook.SECTION_PAGES[entry.section].replace(".md", ".html")
+        assert f'id="{entry.id}"' in page.read_text(encoding="utf-8"), f"{entry.id} missing from {page}"
+    conventions = (site / "conventions.html").read_text(encoding="utf-8")
+    for dev in load_deviations():
+        assert f'id="{dev.id}"' in conventions, f"{dev.id} missing from conventions.html"
+
+
+# --------------------------------------------------------------------------- tutorials
+
+QUICK = {"SOFTQ_DOCS_QUICK": "1"}
+
+
+def test_tabular_tutorial_runs_and_its_printed_table_is_current(tmp_path):
+    figure = tmp_path / "alpha_limit.png"
+    done = _run([sys.executable, str(TUTORIALS / "tabular_gridworld.py"), str(figure)])
+    assert figure.stat().st_size > 10_000
+    printed = "\n".join(line for line in done.stdout.splitlines() if not line.startswith("figure:"))
+    shown = (TUTORIALS / "tabular_gridworld.out").read_text().rstrip("\n")
+    assert printed == shown, "docs/tutorials/tabular_gridworld.out is stale: run `python docs/make_figures.py --only alpha`"
+
+
+@pytest.mark.parametrize("script, algo", [("multigoal_cli.sh", "sql"), ("multigoal_ddpg.sh", "ddpg")])
+def test_multigoal_command_line_tutorial_runs(tmp_path, script, algo):
+    done = _run(["bash", str(TUTORIALS / script)], env_extra={**QUICK, "OUT": str(tmp_path)})
+    run = tmp_path / algo
+    assert {"config.json", "metrics.csv", "checkpoint.eqx", "figure.png"} <= {p.name for p in run.iterdir()}
+    assert json.loads((run / "config.json").read_text())["seeds"] == [0, 1]
+    assert "mean return" in done.stdout
+
+
+def test_multigoal_python_tutorial_runs(tmp_path):
+    run = tmp_path / "sql-python"
+    done = _run([sys.executable, str(TUTORIALS / "multigoal_python.py"), str(run)], env_extra=QUICK)
+    assert "one episode: return" in done.stdout
+    assert (run / "figure.png").is_file() and (run / "curve.png").is_file()
+
+
+def test_mujoco_tutorial_runs(tmp_path):
+    pytest.importorskip("mujoco")
+    done = _run(["bash", str(TUTORIALS / "mujoco.sh")], env_extra={**QUICK, "OUT": str(tmp_path)})
+    assert (tmp_path / "halfcheetah" / "checkpoint.eqx").is_file()
+    assert "mean return" in done.stdout
+
+
+def test_make_figures_alpha(tmp_path):
+    done = _run([sys.executable, str(DOCS / "make_figures.py"), "--only", "alpha", "--figures-dir", str(tmp_path)])
+    assert (tmp_path / "alpha_limit.png").is_file()
+    assert "wrote" in done.stdout
+
+
+@pytest.mark.slow
+def test_make_figures_quick(tmp_path):
+    _run([sys.executable, str(DOCS / "make_figures.py"), "--quick",
+          "--figures-dir", str(tmp_path / "figures"), "--runs-dir", str(tmp_path / "runs")])
+    for name in ("alpha_limit.png", "multigoal_sql.png", "multigoal_ddpg.png", "learning_curves.png", "multigoal.txt"):
+        assert (tmp_path / "figures" / name).is_file(), name
