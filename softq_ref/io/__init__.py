@@ -1,0 +1,1 @@
+"""Checkpoints, run directories and figures (floor 3)."""
