@@ -1,0 +1,65 @@
+"""Environments of the paper's experiments (floor 1: imports nothing above it).
+
+* :mod:`softq_ref.envs.multigoal` -- the multi-goal task of Sec. 5.1 in pure JAX,
+  for ``lax.scan`` training loops (``reset``, ``step``, ``step_autoreset``).
+* :mod:`softq_ref.envs.multigoal_gym` -- the same task as a NumPy
+  ``gymnasium.Env``, registered as ``softq_ref/MultiGoal-v0``.
+
+Registration happens on import and is idempotent: importing this package again,
+or after the id is already registered, neither re-registers nor warns.  The id is
+registered without ``max_episode_steps`` because the environment truncates itself
+after ``max_steps = 30`` steps (see :mod:`softq_ref.envs.multigoal_gym`); a
+``TimeLimit`` on top would be a second, redundant horizon.
+"""
+
+import gymnasium
+
+from softq_ref.envs.multigoal import (
+    BOUND,
+    DEFAULT_PARAMS,
+    GOALS,
+    MAX_ACTION,
+    MultiGoalParams,
+    MultiGoalState,
+    goal_index,
+    observe,
+    reset,
+    state_at,
+    step,
+    step_autoreset,
+)
+from softq_ref.envs.multigoal_gym import MultiGoalEnv
+
+MULTIGOAL_ID = "softq_ref/MultiGoal-v0"
+"""The gymnasium id of :class:`MultiGoalEnv`."""
+
+
+def register_envs() -> None:
+    """Register ``softq_ref/MultiGoal-v0`` with gymnasium unless it already is."""
+    if MULTIGOAL_ID not in gymnasium.registry:
+        gymnasium.register(
+            id=MULTIGOAL_ID,
+            entry_point="softq_ref.envs.multigoal_gym:MultiGoalEnv",
+            # No max_episode_steps: the environment truncates itself (max_steps=30).
+        )
+
+
+register_envs()
+
+__all__ = [
+    "BOUND",
+    "DEFAULT_PARAMS",
+    "GOALS",
+    "MAX_ACTION",
+    "MULTIGOAL_ID",
+    "MultiGoalEnv",
+    "MultiGoalParams",
+    "MultiGoalState",
+    "goal_index",
+    "observe",
+    "register_envs",
+    "reset",
+    "state_at",
+    "step",
+    "step_autoreset",
+]
