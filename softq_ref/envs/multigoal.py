@@ -53,6 +53,8 @@ Which version, and why:
   terminated; learning code must cut the bootstrap on ``terminated`` only.  The
   original sampler likewise stored ``terminal = done`` (goal reached) and reset
   silently at the path length.
+
+Spec: ``def-multigoal-task``; the choices below are spec deviation ``dev-multigoal-env``.
 """
 
 from __future__ import annotations
@@ -203,7 +205,7 @@ def goal_index(position, params: MultiGoalParams = DEFAULT_PARAMS) -> jax.Array:
 
 
 def reset(key: jax.Array, params: MultiGoalParams = DEFAULT_PARAMS) -> tuple[MultiGoalState, jax.Array]:
-    """Start an episode at $s_0 \\sim \\mathcal{N}(0, \\sigma^2 I)$, clipped to the box.
+    """Start an episode at $s_0 \\sim \\mathcal{N}(0, \\sigma^2 I)$, clipped to the box (spec ``def-multigoal-task``).
 
     Args:
       key: a PRNG key.
@@ -226,7 +228,7 @@ def reset(key: jax.Array, params: MultiGoalParams = DEFAULT_PARAMS) -> tuple[Mul
 def step(
     state: MultiGoalState, action, params: MultiGoalParams = DEFAULT_PARAMS
 ) -> tuple[MultiGoalState, jax.Array, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
-    """One transition of the multi-goal task (2018 code: post-step scoring).
+    """One transition of the multi-goal task (spec ``def-multigoal-task``; 2018 code: post-step scoring).
 
     $$a_c = \\mathrm{clip}(a, -1, 1), \\quad s' = \\mathrm{clip}(s + a_c, -7, 7)$$
     $$r = -\\big(30 \\lVert a_c \\rVert^2 + \\min_g \\lVert s' - g \\rVert^2\\big)

@@ -52,7 +52,9 @@ _PIXEL_X, _PIXEL_Y = np.meshgrid(_TICKS, _TICKS[::-1])
 
 
 class MultiGoalEnv(gymnasium.Env):
-    """Move a point in the plane to one of four goals (the paper's multi-goal task).
+    """The multi-goal task (spec ``def-multigoal-task``, deviation ``dev-multigoal-env``) as a gymnasium env.
+
+    Move a point in the plane to one of four goals (the paper's multi-goal task).
 
     Observation: the position, ``Box(-7, 7, (2,), float32)``.  Action: a velocity,
     ``Box(-1, 1, (2,), float32)``; actions outside the box are clipped, as in the
