@@ -1,0 +1,126 @@
+"""``softq-ref conform``: check a third-party function or learning curve from the command line.
+
+    softq-ref conform MODULE:FUNCTION --equation eq-10 [--adapter numpy|torch|jax] [--dtype float32]
+    softq-ref conform --list
+    softq-ref conform --curve metrics.csv --reference multigoal-sql
+    softq-ref conform --make-reference OUT.csv run1/metrics.csv run2/metrics.csv
+
+Exit codes: 0 when everything passes, 1 when a property (or the curve check) fails, 2 for
+bad input (one line on stderr, printed by ``softq_ref.cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+
+EPILOG = """\
+MODULE is a dotted module importable from the current directory, or a .py file;
+FUNCTION its function (dotted for a method). `--list` shows the signature each
+equation expects. The report gives, per property, pass or fail, the worst absolute
+and relative errors and, on failure, the shrunk counterexample.
+"""
+
+
+def add_conform_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``conform`` subcommand to the ``softq-ref`` parser."""
+    p = subparsers.add_parser(
+        "conform",
+        help="check a third-party implementation against the reference (golden vectors + Hypothesis)",
+        description="Check a third-party implementation of one equation against softq_ref: the golden "
+        "vectors of spec/vectors, then Hypothesis-generated inputs compared with the float64 reference.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("target", nargs="?", metavar="MODULE:FUNCTION", help="the function to check")
+    p.add_argument("--equation", "-e",
+                   help="spec id (eq-10), spec id:function (eq-13:median_bandwidth) or function name")
+    p.add_argument("--adapter", choices=["numpy", "torch", "jax"], default="numpy",
+                   help="how to call the function (default: %(default)s)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="the arrays the function receives (default: %(default)s)")
+    p.add_argument("--examples", type=int, default=100, help="Hypothesis examples per property (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: %(default)s)")
+    p.add_argument("--rtol", type=float, default=None, help="relative tolerance (default: by equation and dtype)")
+    p.add_argument("--atol", type=float, default=None, help="absolute tolerance (default: by equation and dtype)")
+    p.add_argument("--properties", default=None, help="comma-separated subset, e.g. golden,temperature")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--list", action="store_true", help="list the checkable equations and their signatures")
+    curve = p.add_argument_group("learning curves")
+    curve.add_argument("--curve", metavar="CSV", help="your metrics CSV (columns step, seed, mean_return)")
+    curve.add_argument("--reference", metavar="CSV|NAME",
+                       help="a reference curve (a file, or a name in spec/reference_curves)")
+    curve.add_argument("--k", type=float, default=4.0,
+                       help="band half-width in standard errors, k s sqrt(1/n + 1/N) (default: %(default)s)")
+    curve.add_argument("--margin", type=float, default=0.0, help="absolute widening of the band (default: %(default)s)")
+    curve.add_argument("--min-inside", type=float, default=0.9,
+                       help="fraction of compared steps that must lie inside (default: %(default)s)")
+    curve.add_argument("--make-reference", metavar="OUT_CSV",
+                       help="write a reference curve from the metrics CSVs given as --from")
+    curve.add_argument("--from", dest="sources", nargs="+", metavar="CSV", help="metrics CSVs for --make-reference")
+    p.set_defaults(func=run)
+    return p
+
+
+def list_text() -> str:
+    """What ``softq-ref conform --list`` prints: the checkable spec entries and their signatures."""
+    from softq_ref.conformance.targets import checkable_entries
+
+    lines = ["Checkable equations (softq-ref conform MODULE:FUNCTION --equation ID):", ""]
+    for entry, targets in checkable_entries():
+        title = f"{entry.id}  {entry.title}  ({entry.paper})" if entry is not None else "(not in the spec registry)"
+        lines.append(title)
+        for i, t in enumerate(targets):
+            default = "  [default]" if i == 0 and len(targets) > 1 else ""
+            lines.append(f"  --equation {t.label}{default}")
+            lines.append(f"      {t.signature}")
+            lines.append(textwrap.fill(t.summary, 92, initial_indent="      ", subsequent_indent="      "))
+            for note in t.notes:
+                lines.append(textwrap.fill(note, 92, initial_indent="      - ", subsequent_indent="        "))
+            lines.append(f"      properties: golden, {', '.join(p.name for p in t.properties)}")
+        lines.append("")
+    lines.append("Scalars are Python floats (action_dim an int); arrays NumPy arrays, torch tensors or jax arrays.")
+    return "\n".join(lines)
+
+
+def _run_curve(args) -> int:
+    from softq_ref.conformance import curves
+
+    if args.make_reference:
+        if not args.sources:
+            raise ValueError("--make-reference needs --from METRICS.csv [METRICS.csv ...]")
+        reference = curves.write_reference_curve(args.sources, args.make_reference)
+        print(f"wrote {args.make_reference}: {len(reference.steps)} steps, {int(reference.n_seeds.max())} seeds")
+        return 0
+    if not args.reference:
+        raise ValueError("--curve needs --reference (a reference curve CSV or a name in spec/reference_curves)")
+    report = curves.check_curve(args.curve, args.reference, k=args.k, margin=args.margin,
+                                min_inside=args.min_inside)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+    return 0 if report.passed else 1
+
+
+def run(args) -> int:
+    """The handler of ``softq-ref conform``: returns the exit code."""
+    if args.list:
+        print(list_text())
+        return 0
+    if args.curve or args.make_reference:
+        if args.target:
+            raise ValueError("give either MODULE:FUNCTION or --curve/--make-reference, not both")
+        return _run_curve(args)
+    if not args.target:
+        raise ValueError("give MODULE:FUNCTION and --equation (or --list, or --curve)")
+    if not args.equation:
+        raise ValueError("--equation is required (see `softq-ref conform --list`)")
+    from softq_ref.conformance.check import check
+
+    properties = [s.strip() for s in args.properties.split(",") if s.strip()] if args.properties else None
+    try:
+        report = check(args.target, args.equation, adapter=args.adapter, dtype=args.dtype, examples=args.examples,
+                       seed=args.seed, rtol=args.rtol, atol=args.atol, properties=properties)
+    except ImportError as err:  # a missing optional framework: one line, exit code 2
+        raise ValueError(str(err)) from err
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+    return 0 if report.passed else 1
