@@ -39,6 +39,7 @@ DOCUMENTED_PACKAGES = [
     "softq_ref.agent",
     "softq_ref.envs",
     "softq_ref.testing",
+    "softq_ref.conformance",
 ]
 
 
@@ -264,3 +265,13 @@ def test_make_figures_quick(tmp_path):
           "--figures-dir", str(tmp_path / "figures"), "--runs-dir", str(tmp_path / "runs")])
     for name in ("alpha_limit.png", "multigoal_sql.png", "multigoal_ddpg.png", "learning_curves.png", "multigoal.txt"):
         assert (tmp_path / "figures" / name).is_file(), name
+
+
+def test_conformance_tutorial_runs_and_its_printed_output_is_current():
+    done = _run([sys.executable, str(TUTORIALS / "conformance_check.py")])
+    shown = (TUTORIALS / "conformance_check.out").read_text().rstrip("\n")
+    assert done.stdout.rstrip("\n") == shown, (
+        "docs/tutorials/conformance_check.out is stale: run `python docs/tutorials/conformance_check.py "
+        "> docs/tutorials/conformance_check.out`"
+    )
+    assert "soft_value_buggy: FAIL" in shown and "soft_value_fixed: PASS" in shown
