@@ -37,7 +37,7 @@ def test_jax_run_writes_run_directory_and_load_round_trips(tmp_path):
         agent = softq_ref.load(tmp_path, i)
         state = agent_of(result.carry, i)
         key = jax.random.PRNGKey(42)
-        expected = np.asarray(agent.algo.act(state, jnp.zeros(2), key))
+        expected = np.asarray(jax.jit(agent.algo.act)(state, jnp.zeros(2), key))
         np.testing.assert_array_equal(agent.act(np.zeros(2), key), expected)
     assert not np.array_equal(softq_ref.load(tmp_path, 0).act(np.zeros(2), key), softq_ref.load(tmp_path, 1).act(np.zeros(2), key))
 
