@@ -22,7 +22,7 @@ Figures (all PNG, in ``--figures-dir``, by default ``docs/figures``):
 
 Training runs go to ``--runs-dir`` (default ``runs/docs-figures``); an existing finished
 run with the requested settings is reused unless ``--retrain`` is given.  With the default
-settings (20,000 steps per run, the multi-goal preset, 3 seeds per algorithm, each
+settings (the multi-goal preset and its default length, 10,000 steps, 5 seeds per algorithm, each
 algorithm's seeds as one vmapped program) expect minutes to an hour on a CPU.
 """
 
@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "tutorials" / "tabular_gridworld.py"
 FIGURES = ("alpha", "multigoal")
+#: The multi-goal preset's default run length (SQLConfig().total_steps).
+PRESET_STEPS = 10_000
 
 
 def make_alpha(figures_dir: Path, table_path: Path | None) -> list[Path]:
@@ -112,16 +114,16 @@ def make_multigoal(figures_dir: Path, runs_dir: Path, steps: int, num_seeds: int
     written.append(curves)
 
     today = datetime.date.today().isoformat()
-    settings = "the published multi-goal preset" if steps == 20_000 else f"{steps:,} steps (the preset trains 20,000)"
+    settings = "the published multi-goal preset" if steps == PRESET_STEPS else f"{steps:,} steps (the preset trains {PRESET_STEPS:,})"
     caption = (
         f"Made on {today} by `python docs/make_figures.py` with {settings}, {num_seeds} seed(s) per "
         f"algorithm (seeds {', '.join(map(str, seeds))}; Figure 1 panels from seed {seeds[0]}); "
         f"softq_ref {softq_ref.__version__}, JAX {jax.__version__}, Python {platform.python_version()}."
     )
-    if steps < 20_000:
+    if steps < PRESET_STEPS:
         caption += (
             f" **These figures come from a short smoke run ({steps:,} steps) and do not show a trained "
-            "agent.** Regenerate them with `python docs/make_figures.py` (20,000 steps)."
+            "agent.** Regenerate them with `python docs/make_figures.py`."
         )
     (figures_dir / "multigoal.txt").write_text(caption + "\n")
     written.append(figures_dir / "multigoal.txt")
@@ -131,8 +133,8 @@ def make_multigoal(figures_dir: Path, runs_dir: Path, steps: int, num_seeds: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=FIGURES, action="append", help="make only these figures (repeatable)")
-    parser.add_argument("--steps", type=int, default=20_000, help="environment steps per multi-goal run")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per algorithm")
+    parser.add_argument("--steps", type=int, default=PRESET_STEPS, help="environment steps per multi-goal run")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per algorithm")
     parser.add_argument("--quick", action="store_true", help="smoke settings: 300 steps, 2 seeds")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "docs-figures")
     parser.add_argument("--figures-dir", type=Path, default=ROOT / "docs" / "figures")
