@@ -27,6 +27,19 @@ def _safe_max(q: jax.Array, axis: int) -> jax.Array:
     return jax.lax.stop_gradient(m)
 
 
+def _prepare(q, alpha, axis: int):
+    """Check the inputs; return ``q`` as an array, the normalised axis, the mask ``alpha > 0``
+    and a temperature that is 1 where ``alpha == 0`` (so no branch divides by zero), both with
+    ``axis`` kept for broadcasting against ``q``."""
+    check_temperature(alpha)
+    axis = check_axis(q, axis, "q")
+    q = jnp.asarray(q)
+    alpha = jnp.asarray(alpha, dtype=q.dtype)
+    alpha_k = jnp.expand_dims(alpha, axis) if alpha.ndim else alpha
+    positive = alpha_k > 0
+    return q, axis, positive, jnp.where(positive, alpha_k, jnp.ones_like(alpha_k))
+
+
 def soft_value(q: jax.Array, alpha, axis: int = -1) -> jax.Array:
     r"""Soft value of a discrete action set (spec ``eq-5``).
 
@@ -53,13 +66,7 @@ def soft_value(q: jax.Array, alpha, axis: int = -1) -> jax.Array:
 
     Reference: Eq. (5), Theorem 1, Sec. 2.2 of Haarnoja et al. (2017).
     """
-    check_temperature(alpha)
-    axis = check_axis(q, axis, "q")
-    q = jnp.asarray(q)
-    alpha = jnp.asarray(alpha, dtype=q.dtype)
-    alpha_k = jnp.expand_dims(alpha, axis) if alpha.ndim else alpha
-    positive = alpha_k > 0
-    safe_alpha = jnp.where(positive, alpha_k, jnp.ones_like(alpha_k))
+    q, axis, positive, safe_alpha = _prepare(q, alpha, axis)
     m = _safe_max(q, axis)
     z = jnp.exp((q - m) / safe_alpha)
     soft = m + safe_alpha * jnp.log(jnp.sum(z, axis=axis, keepdims=True))
@@ -88,13 +95,7 @@ def log_boltzmann_policy(q: jax.Array, alpha, axis: int = -1) -> jax.Array:
 
     Reference: Eq. (6), Theorem 1, Sec. 2.2 of Haarnoja et al. (2017).
     """
-    check_temperature(alpha)
-    axis = check_axis(q, axis, "q")
-    q = jnp.asarray(q)
-    alpha = jnp.asarray(alpha, dtype=q.dtype)
-    alpha_k = jnp.expand_dims(alpha, axis) if alpha.ndim else alpha
-    positive = alpha_k > 0
-    safe_alpha = jnp.where(positive, alpha_k, jnp.ones_like(alpha_k))
+    q, axis, positive, safe_alpha = _prepare(q, alpha, axis)
     soft = jax.nn.log_softmax(q / safe_alpha, axis=axis)
     is_max = q == jnp.max(q, axis=axis, keepdims=True)
     count = jnp.sum(is_max, axis=axis, keepdims=True).astype(q.dtype)
