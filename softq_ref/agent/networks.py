@@ -30,6 +30,25 @@ class MLP(eqx.Module):
             x = jax.nn.relu(layer(x))
         return self.layers[-1](x)
 
+    def at_many(self, shared: jax.Array, each: jax.Array) -> jax.Array:
+        """The MLP at the ``N`` inputs ``[shared, each[j]]``: ``each`` is ``[N, e]``, the result ``[N, out]``.
+
+        Equal to ``jax.vmap(self)(concatenate([shared repeated N times, each], -1))``, but the
+        first layer's weight is split by columns, $W [x; y] = W_x x + W_y y$, so the product
+        with ``shared`` (the observation, when one state is paired with many actions or
+        noise vectors) is computed once instead of ``N`` times, and the ``[N, in]``
+        concatenation is never built.
+        """
+        first, rest = self.layers[0], self.layers[1:]
+        n_shared = shared.shape[-1]
+        h_shared = first.weight[:, :n_shared] @ shared + first.bias  # [H]
+        h = each @ first.weight[:, n_shared:].T + h_shared[None, :]  # [N, H]
+        for layer in rest:
+            # ``layer`` on every row, written as one row-major product: ``jax.vmap(layer)`` nested in
+            # the agent's vmap over states puts the batch axes last and costs a transpose per layer.
+            h = jax.nn.relu(h) @ layer.weight.T + layer.bias[None, :]
+        return h
+
 
 class QNetwork(eqx.Module):
     """The soft Q-function $Q_\\theta(s, a)$ of eq. (11): an MLP on the concatenation (s, a)."""
@@ -41,6 +60,10 @@ class QNetwork(eqx.Module):
 
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         return self.net(jnp.concatenate([obs, action], axis=-1))[0]
+
+    def at_actions(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
+        """$Q(s, a_j)$ for one state and ``[N, d]`` actions: ``[N]`` (the value samples, the particles)."""
+        return self.net.at_many(obs, actions)[:, 0]
 
 
 class SamplingNetwork(eqx.Module):
@@ -60,6 +83,10 @@ class SamplingNetwork(eqx.Module):
 
     def __call__(self, obs: jax.Array, xi: jax.Array) -> jax.Array:
         return jnp.tanh(self.net(jnp.concatenate([obs, xi], axis=-1)))
+
+    def at_noise(self, obs: jax.Array, xi: jax.Array) -> jax.Array:
+        """$f^\\phi(\\xi_j; s)$ for one state and ``[N, d]`` noise vectors: ``[N, d]`` (the particles)."""
+        return jnp.tanh(self.net.at_many(obs, xi))
 
     def sample(self, obs: jax.Array, key: jax.Array, num: int) -> jax.Array:
         """``num`` actions for one observation, ``[num, action_dim]``."""

@@ -99,18 +99,17 @@ def init(config: SQLConfig, obs_dim: int, action_dim: int, key: jax.Array) -> SQ
 
 
 def _q_batch(q: QNetwork, obs: jax.Array, actions: jax.Array) -> jax.Array:
-    """Q at ``[B, N, d]`` actions for ``[B, obs_dim]`` observations: ``[B, N]``, one batched call."""
-    b, n, _ = actions.shape
-    obs_rep = jnp.broadcast_to(obs[:, None, :], (b, n, obs.shape[-1]))
-    flat = jax.vmap(q)(obs_rep.reshape(b * n, -1), actions.reshape(b * n, -1))
-    return flat.reshape(b, n)
+    """Q at ``[B, N, d]`` actions (or ``[N, d]`` shared by every state) for ``[B, obs_dim]`` observations: ``[B, N]``.
+
+    One batched call; each state's share of the first layer is computed once (``QNetwork.at_actions``).
+    """
+    in_axes = (0, 0) if actions.ndim == 3 else (0, None)
+    return jax.vmap(q.at_actions, in_axes=in_axes)(obs, actions)
 
 
 def _sample_batch(policy: SamplingNetwork, obs: jax.Array, xi: jax.Array) -> jax.Array:
     """Sampler outputs for ``[B, N, d]`` noise: ``[B, N, d]`` in one batched call."""
-    b, n, d = xi.shape
-    obs_rep = jnp.broadcast_to(obs[:, None, :], (b, n, obs.shape[-1]))
-    return jax.vmap(policy)(obs_rep.reshape(b * n, -1), xi.reshape(b * n, d)).reshape(b, n, d)
+    return jax.vmap(policy.at_noise)(obs, xi)
 
 
 def _policy_log_density(policy: SamplingNetwork, obs: jax.Array, xi: jax.Array) -> jax.Array:
@@ -127,14 +126,18 @@ def _policy_log_density(policy: SamplingNetwork, obs: jax.Array, xi: jax.Array) 
 
 
 def next_soft_value(state: SQLState, next_obs: jax.Array, key: jax.Array) -> jax.Array:
-    """Eq. (10) at each next state with the target network: ``[B]``."""
+    """Eq. (10) at each next state with the target network: ``[B]`` (spec ``def-algorithm-1``).
+
+    The proposal is uniform on the action box by default; ``value_proposal="policy"`` uses the
+    sampler with a change-of-variables density (spec deviation ``dev-policy-proposal``).
+    """
     b = next_obs.shape[0]
     d = state.policy.action_dim
     alpha = state.hparams.alpha
     if state.value_proposal == "uniform":
         # One set of K_V uniform actions shared by the whole minibatch, as in the original code.
+        # [K_V, d], not broadcast: the actions' share of Q's first layer is then computed once.
         actions = jax.random.uniform(key, (state.value_samples, d), jnp.float32, -1.0, 1.0)
-        actions = jnp.broadcast_to(actions[None], (b, state.value_samples, d))
         log_q = jnp.float32(uniform_log_density(d))
     else:
         xi = jax.random.normal(key, (b, state.value_samples, d), jnp.float32)
@@ -158,7 +161,23 @@ def _svgd_log_target_grad(q: QNetwork, obs: jax.Array, actions: jax.Array, alpha
 
 
 def train_step(state: SQLState, batch: Transition, key: jax.Array) -> tuple[SQLState, dict[str, jax.Array]]:
-    """One update of Algorithm 1 on a minibatch (eqs. (10), (11), (13), (14)); see the module docstring."""
+    """One update of Algorithm 1 on a minibatch (spec ``def-algorithm-1``); see the module docstring.
+
+    Composes eq. (10) (``next_soft_value``), eq. (11) (``soft_bellman_target``, ``soft_q_loss``)
+    and eqs. (13)-(14) (``svgd_direction``, ``svgd_surrogate``), which minimise the sampler's
+    KL objective of eq. (12) (spec ``eq-12``) without ever evaluating it.  Both gradients are
+    taken at the step's starting parameters (``dev-simultaneous-updates``); only Q has a target
+    network (``dev-target-network``).
+
+    Args:
+      state: the agent (:class:`SQLState`).
+      batch: a minibatch of transitions, leading axis B.
+      key: a PRNG key for the value samples and the particles' noise.
+
+    Returns:
+      ``(new_state, metrics)`` with scalar metrics ``q_loss``, ``mean_q``, ``soft_value``,
+      ``svgd_direction_norm``, ``bandwidth`` and ``policy_spread``.
+    """
     k_value, k_fixed, k_updated = jax.random.split(key, 3)
     hp = state.hparams
     b = batch.reward.shape[0]
@@ -240,9 +259,13 @@ def with_hparams(state: SQLState, *, alpha=None, q_lr=None, policy_lr=None, disc
         alpha=hp.alpha if alpha is None else jnp.float32(alpha),
         discount=hp.discount if discount is None else jnp.float32(discount),
     )
-    q_opt_state, policy_opt_state = state.q_opt_state, state.policy_opt_state
-    if q_lr is not None:
-        q_opt_state.hyperparams["learning_rate"] = jnp.float32(q_lr)
-    if policy_lr is not None:
-        policy_opt_state.hyperparams["learning_rate"] = jnp.float32(policy_lr)
+
+    def with_lr(opt_state, lr):
+        # A new hyperparameter dict: the one in ``state`` is shared with the caller and must not change.
+        if lr is None:
+            return opt_state
+        return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": jnp.float32(lr)})
+
+    q_opt_state = with_lr(state.q_opt_state, q_lr)
+    policy_opt_state = with_lr(state.policy_opt_state, policy_lr)
     return eqx.tree_at(lambda s: (s.hparams, s.q_opt_state, s.policy_opt_state), state, (hp, q_opt_state, policy_opt_state))

@@ -88,6 +88,49 @@ def make_host_step(algo: Algorithm, config, learn: bool):
     return host_step
 
 
+def pack_step_input(obs, action, reward, next_obs, terminated, act_obs) -> np.ndarray:
+    """One float32 vector ``[obs, action, reward, next_obs, done, act_obs]`` for the step after ``env.step``.
+
+    The host loop sends it to the device as a single transfer; five separate ``jnp.asarray``
+    conversions cost more than the environment step itself.  ``act_obs`` is the
+    observation the next action is chosen at (``next_obs``, or the reset observation when
+    the episode ended).
+    """
+    return np.concatenate([
+        np.asarray(obs, np.float32).ravel(), np.asarray(action, np.float32).ravel(),
+        np.asarray([reward], np.float32), np.asarray(next_obs, np.float32).ravel(),
+        np.asarray([terminated], np.float32), np.asarray(act_obs, np.float32).ravel(),
+    ])
+
+
+def unpack_step_input(packed: jax.Array, obs_dim: int, action_dim: int) -> tuple[Transition, jax.Array]:
+    """The inverse of :func:`pack_step_input`, inside ``jit``: ``(transition, act_obs)``."""
+    o, d = obs_dim, action_dim
+    transition = Transition(
+        obs=packed[:o], action=packed[o:o + d], reward=packed[o + d],
+        next_obs=packed[o + d + 1:2 * o + d + 1], done=packed[2 * o + d + 1],
+    )
+    return transition, packed[2 * o + d + 2:]
+
+
+def make_flat_host_step(algo: Algorithm, config, learn: bool, treedef, obs_dim: int, action_dim: int):
+    """:func:`make_host_step` on the carry's leaves and a packed input: ``(leaves, packed) -> (leaves, action, metrics)``.
+
+    The same computation; only the calling convention differs.  A flat list of arrays is
+    the cheapest argument for ``jit`` to take apart and donate on every call (an Equinox
+    state is flattened in Python on each call), which matters when there is one call per
+    environment step.
+    """
+    host_step = make_host_step(algo, config, learn)
+
+    def flat_step(leaves, packed):
+        transition, act_obs = unpack_step_input(packed, obs_dim, action_dim)
+        carry, action, metrics = host_step(jax.tree.unflatten(treedef, leaves), transition, act_obs)
+        return jax.tree.leaves(carry), action, metrics
+
+    return flat_step
+
+
 def _init_carry(algo, config, obs_dim, action_dim, seed):
     k_agent, k_loop = jax.random.split(jax.random.PRNGKey(seed))
     carry = HostCarry(
@@ -138,8 +181,10 @@ def train_gym(
     columns = ["step", "seed", "episodes", "mean_return", *METRIC_COLUMNS, "wall_time"]
     env_steps = int(carry.env_steps)
     writer = ckpt.MetricsWriter(out_dir / ckpt.METRICS, columns, resume_step=env_steps if resume else None)
+    leaves, treedef = jax.tree.flatten(carry)
     steps = {
-        learn: jax.jit(make_host_step(algo, config, learn), donate_argnums=0) for learn in (False, True)
+        learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, action_dim), donate_argnums=0)
+        for learn in (False, True)
     }
     first_action = jax.jit(lambda agent, obs, key: algo.explore(agent, obs, key))
 
@@ -155,11 +200,6 @@ def train_gym(
         next_obs, reward, terminated, truncated, _ = env.step(rescale_action(a, low, high))
         episode_return += float(reward)
         ended = terminated or truncated
-        transition = Transition(
-            obs=jnp.asarray(obs, jnp.float32), action=jnp.asarray(a, jnp.float32),
-            reward=jnp.float32(reward), next_obs=jnp.asarray(next_obs, jnp.float32),
-            done=jnp.float32(terminated),
-        )
         if ended:
             episode += 1
             returns.append(episode_return)
@@ -168,7 +208,8 @@ def train_gym(
         else:
             act_obs = next_obs
         learn = env_steps >= config.min_replay_size
-        carry, action, metrics = steps[learn](carry, transition, jnp.asarray(act_obs, jnp.float32))
+        packed = pack_step_input(obs, a, reward, next_obs, terminated, act_obs)
+        leaves, action, metrics = steps[learn](leaves, packed)
         obs = act_obs
         env_steps += 1
         if learn:
@@ -179,13 +220,14 @@ def train_gym(
             _flush(pending_metrics, returns, env_steps, seed, writer, start, out_dir)
             pending_metrics, returns = [], []
         if ended and env_steps - last_checkpoint >= checkpoint_every:
-            carry = carry._replace(episodes=jnp.int32(episode))
+            carry = jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(episode))
             ckpt.save_atomic(out_dir / ckpt.CHECKPOINT, carry)
+            leaves = jax.tree.leaves(carry)
             last_checkpoint = env_steps
         bar.update(1)
     bar.close()
     _flush(pending_metrics, returns, env_steps, seed, writer, start, out_dir)
-    carry = carry._replace(episodes=jnp.int32(episode))
+    carry = jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(episode))
     ckpt.save_atomic(out_dir / ckpt.CHECKPOINT, carry)
     env.close()
     return RunResult(run_dir=out_dir, carry=carry, env_steps=env_steps, seeds=[int(seed)])
