@@ -18,10 +18,10 @@ import optax
 
 from softq_ref.agent.config import DDPGConfig
 from softq_ref.agent.networks import DeterministicActor, QNetwork
+from softq_ref.agent.optim import adam_init, adam_step, regress_q, update_target
 from softq_ref.agent.replay import Transition
-from softq_ref.core import soft_bellman_target, soft_q_loss
+from softq_ref.core import soft_bellman_target
 
-_adam = optax.inject_hyperparams(optax.adam)
 
 
 class DDPGHParams(NamedTuple):
@@ -53,8 +53,8 @@ def init(config: DDPGConfig, obs_dim: int, action_dim: int, key: jax.Array) -> D
         q_target=q,
         actor=actor,
         actor_target=actor,
-        q_opt_state=_adam(learning_rate=f32(config.q_lr)).init(eqx.filter(q, eqx.is_array)),
-        actor_opt_state=_adam(learning_rate=f32(config.policy_lr)).init(eqx.filter(actor, eqx.is_array)),
+        q_opt_state=adam_init(q, config.q_lr),
+        actor_opt_state=adam_init(actor, config.policy_lr),
         step=jnp.zeros((), jnp.int32),
         hparams=DDPGHParams(
             discount=f32(config.discount),
@@ -74,28 +74,18 @@ def train_step(state: DDPGState, batch: Transition, key: jax.Array) -> tuple[DDP
     next_q = jax.vmap(state.q_target)(batch.next_obs, next_actions)
     target = soft_bellman_target(hp.reward_scale * batch.reward, hp.discount, batch.done, next_q)
 
-    def q_loss_fn(q):
-        q_pred = jax.vmap(q)(batch.obs, batch.action)
-        return soft_q_loss(q_pred, target), q_pred
-
-    (q_loss, q_pred), q_grads = eqx.filter_value_and_grad(q_loss_fn, has_aux=True)(state.q)
-    q_updates, q_opt_state = _adam(learning_rate=0.0).update(q_grads, state.q_opt_state, eqx.filter(state.q, eqx.is_array))
-    new_q = eqx.apply_updates(state.q, q_updates)
+    new_q, q_opt_state, q_loss, q_pred = regress_q(state.q, state.q_opt_state, batch.obs, batch.action, target)
 
     def actor_loss_fn(actor):
         return -jnp.mean(jax.vmap(state.q)(batch.obs, jax.vmap(actor)(batch.obs)))
 
     actor_loss, actor_grads = eqx.filter_value_and_grad(actor_loss_fn)(state.actor)
-    actor_updates, actor_opt_state = _adam(learning_rate=0.0).update(
-        actor_grads, state.actor_opt_state, eqx.filter(state.actor, eqx.is_array)
-    )
-    new_actor = eqx.apply_updates(state.actor, actor_updates)
+    new_actor, actor_opt_state = adam_step(state.actor, actor_grads, state.actor_opt_state)
 
     step = state.step + 1
-    tau = jnp.where((step % hp.target_update_period) == 0, hp.target_tau, 0.0)
 
     def polyak(target, online):
-        return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o if eqx.is_array(t) else t, target, online)
+        return update_target(target, online, step, hp.target_update_period, hp.target_tau)
 
     new_state = eqx.tree_at(
         lambda s: (s.q, s.q_target, s.actor, s.actor_target, s.q_opt_state, s.actor_opt_state, s.step),

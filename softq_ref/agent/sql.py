@@ -29,11 +29,11 @@ import optax
 
 from softq_ref.agent.config import SQLConfig
 from softq_ref.agent.networks import QNetwork, SamplingNetwork
+from softq_ref.agent.optim import adam_init, adam_step, regress_q, update_target
 from softq_ref.agent.replay import Transition
 from softq_ref.core import (
     median_bandwidth,
     soft_bellman_target,
-    soft_q_loss,
     soft_value_is,
     svgd_direction,
     svgd_surrogate,
@@ -41,8 +41,6 @@ from softq_ref.core import (
     uniform_log_density,
 )
 
-# Adam whose learning rate lives in its state (``opt_state.hyperparams``), so it is traced.
-_adam = optax.inject_hyperparams(optax.adam)
 
 
 class SQLHParams(NamedTuple):
@@ -75,15 +73,13 @@ def init(config: SQLConfig, obs_dim: int, action_dim: int, key: jax.Array) -> SQ
     k_q, k_pi = jax.random.split(key)
     q = QNetwork(obs_dim, action_dim, config.hidden_sizes, key=k_q)
     policy = SamplingNetwork(obs_dim, action_dim, config.hidden_sizes, key=k_pi)
-    q_opt = _adam(learning_rate=jnp.float32(config.q_lr))
-    policy_opt = _adam(learning_rate=jnp.float32(config.policy_lr))
     f32 = jnp.float32
     return SQLState(
         q=q,
         q_target=q,
         policy=policy,
-        q_opt_state=q_opt.init(eqx.filter(q, eqx.is_array)),
-        policy_opt_state=policy_opt.init(eqx.filter(policy, eqx.is_array)),
+        q_opt_state=adam_init(q, config.q_lr),
+        policy_opt_state=adam_init(policy, config.policy_lr),
         step=jnp.zeros((), jnp.int32),
         hparams=SQLHParams(
             alpha=f32(config.alpha),
@@ -187,13 +183,7 @@ def train_step(state: SQLState, batch: Transition, key: jax.Array) -> tuple[SQLS
     v_next = next_soft_value(state, batch.next_obs, k_value)
     target = soft_bellman_target(batch.reward, hp.discount, batch.done, v_next)
 
-    def q_loss_fn(q):
-        q_pred = jax.vmap(q)(batch.obs, batch.action)
-        return soft_q_loss(q_pred, target), q_pred
-
-    (q_loss, q_pred), q_grads = eqx.filter_value_and_grad(q_loss_fn, has_aux=True)(state.q)
-    q_updates, q_opt_state = _adam(learning_rate=0.0).update(q_grads, state.q_opt_state, eqx.filter(state.q, eqx.is_array))
-    new_q = eqx.apply_updates(state.q, q_updates)
+    new_q, q_opt_state, q_loss, q_pred = regress_q(state.q, state.q_opt_state, batch.obs, batch.action, target)
 
     # Eq. (13): K fixed particles (no gradient) and the gradient of the target log-density there.
     xi_fixed = jax.random.normal(k_fixed, (b, state.num_fixed, d), jnp.float32)
@@ -213,18 +203,11 @@ def train_step(state: SQLState, batch: Transition, key: jax.Array) -> tuple[SQLS
     (_, (direction, bandwidth, updated)), pi_grads = eqx.filter_value_and_grad(policy_loss_fn, has_aux=True)(
         state.policy
     )
-    pi_updates, policy_opt_state = _adam(learning_rate=0.0).update(
-        pi_grads, state.policy_opt_state, eqx.filter(state.policy, eqx.is_array)
-    )
-    new_policy = eqx.apply_updates(state.policy, pi_updates)
+    new_policy, policy_opt_state = adam_step(state.policy, pi_grads, state.policy_opt_state)
 
     # Target network: every `period` steps, target <- tau * Q + (1 - tau) * target.
     step = state.step + 1
-    update_target = (step % hp.target_update_period) == 0
-    tau = jnp.where(update_target, hp.target_tau, 0.0)
-    new_target = jax.tree.map(
-        lambda t, o: (1.0 - tau) * t + tau * o if eqx.is_array(t) else t, state.q_target, new_q
-    )
+    new_target = update_target(state.q_target, new_q, step, hp.target_update_period, hp.target_tau)
 
     metrics = {
         "q_loss": q_loss,
