@@ -19,8 +19,6 @@ class UserError(Exception):
 
 
 def _train(args) -> int:
-    import jax
-    import numpy as np
 
     from softq_ref.agent.config import DDPGConfig, SQLConfig
     from softq_ref.envs.jax_env import JAX_ENVS

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-import softq_ref
 from softq_ref.spec import SECTIONS, load_deviations, load_entries
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Reward scales of the original code's 2018 MuJoCo examples, by environment family.
 MUJOCO_REWARD_SCALES = {

@@ -16,7 +16,6 @@ resumed run replays exactly the episodes an uninterrupted one would.
 from __future__ import annotations
 
 import time
-from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 

@@ -53,11 +53,6 @@ def _init_carries(algo, config, env, seeds):
     return jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
 
 
-def _skeleton(algo, config, env, seeds):
-    """A carry of the right structure and shapes, for deserialising a checkpoint."""
-    return _init_carries(algo, config, env, seeds)
-
-
 def load_carry(run_dir: str | Path) -> tuple[dict, object, JaxEnv, jax_loop.LoopCarry]:
     """``(meta, config, env, carry)`` of a run directory's checkpoint (all seeds)."""
     run_dir = Path(run_dir)
