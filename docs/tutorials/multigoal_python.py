@@ -17,7 +17,7 @@ import numpy as np
 from softq_ref.agent.config import SQLConfig
 from softq_ref.train.runner import train_jax
 
-steps = 300 if os.environ.get("SOFTQ_DOCS_QUICK") == "1" else 20_000
+steps = 300 if os.environ.get("SOFTQ_DOCS_QUICK") == "1" else 10_000
 run_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/tutorial/sql-python")
 
 # The multi-goal preset (the original code's 2018 settings); alpha = 10 is reward scale 0.1.
