@@ -142,3 +142,33 @@ def test_ddpg_and_gym_loop_on_multigoal(tmp_path):
     train_gym(cfg, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path, log_every=100, progress=False)
     rows = ckpt.read_metrics(tmp_path / "metrics.csv")
     assert int(rows[-1]["step"]) == 300 and rows[-1]["actor_loss"]
+
+
+_GYM_RUN = """
+import sys
+from softq_ref.agent.config import SQLConfig
+from softq_ref.train.gym_loop import train_gym
+cfg = SQLConfig(total_steps=1500, hidden_sizes=(32, 32), batch_size=16, num_fixed_particles=4,
+                num_updated_particles=4, value_samples=4)
+train_gym(cfg, env_id="softq_ref/MultiGoal-v0", out_dir=sys.argv[1], log_every=100, checkpoint_every=300,
+          progress=False)
+"""
+
+
+def test_gym_loop_resumed_run_is_bit_identical(tmp_path):
+    """Kill a host-loop run after an episode-boundary checkpoint, resume it, compare bytes."""
+    from softq_ref.train.gym_loop import train_gym
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    subprocess.run([sys.executable, "-c", _GYM_RUN, str(tmp_path / "full")], env=env, check=True, timeout=600)
+    proc = subprocess.Popen([sys.executable, "-c", _GYM_RUN, str(tmp_path / "cut")], env=env)
+    checkpoint = tmp_path / "cut" / "checkpoint.eqx"
+    deadline = time.time() + 300
+    while time.time() < deadline and not checkpoint.exists():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rows = ckpt.read_metrics(tmp_path / "cut" / "metrics.csv")
+    assert max(int(r["step"]) for r in rows) < 1500, "the run finished before it could be interrupted"
+    train_gym(None, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / "cut", resume=True, progress=False)
+    assert (tmp_path / "full" / "checkpoint.eqx").read_bytes() == checkpoint.read_bytes()

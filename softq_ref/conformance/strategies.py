@@ -163,16 +163,20 @@ def _coincident(draw, n: int, d: int, bound: float) -> np.ndarray:
     return np.repeat(point, n, axis=0)
 
 
+def _particle_sets(draw, n: int, m: int, d: int, degenerate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` and ``m`` particles in ``d`` dimensions; when degenerate, sometimes all at one point."""
+    if degenerate and draw(st.booleans()):
+        x = _coincident(draw, n, d, 3.0)
+        return x, x[:1].repeat(m, axis=0)
+    return draw(arrays((n, d), 3.0)), draw(arrays((m, d), 3.0))
+
+
 @st.composite
 def kernel_inputs(draw, degenerate: bool) -> dict:
     n = draw(st.sampled_from((3, 1)))
     m = draw(st.sampled_from((2, 1)))
     d = draw(st.sampled_from((2, 1)))
-    if degenerate and draw(st.booleans()):
-        x = _coincident(draw, n, d, 3.0)
-        y = x[:1].repeat(m, axis=0)
-    else:
-        x, y = draw(arrays((n, d), 3.0)), draw(arrays((m, d), 3.0))
+    x, y = _particle_sets(draw, n, m, d, degenerate)
     return {"x": x, "y": y, "bandwidth": draw(_bandwidths(degenerate))}
 
 
@@ -181,11 +185,7 @@ def bandwidth_inputs(draw, degenerate: bool) -> dict:
     n = draw(st.sampled_from((1, 3) if degenerate else (3, 1, 4)))  # N M of both parities (the lower median)
     m = draw(st.sampled_from((2, 5)))
     d = draw(st.sampled_from((2, 1)))
-    if degenerate and draw(st.booleans()):
-        x = _coincident(draw, n, d, 3.0)
-        y = x[:1].repeat(m, axis=0)
-    else:
-        x, y = draw(arrays((n, d), 3.0)), draw(arrays((m, d), 3.0))
+    x, y = _particle_sets(draw, n, m, d, degenerate)
     return {"x": x, "y": y}
 
 

@@ -210,6 +210,11 @@ def train_gym(
         packed = pack_step_input(obs, a, reward, next_obs, terminated, act_obs)
         leaves, action, metrics = steps[learn](leaves, packed)
         obs = act_obs
+        if ended:
+            # A new episode's first action is drawn from (key, episode index) as on a resume,
+            # so that a run resumed from an episode-boundary checkpoint acts identically.
+            now = jax.tree.unflatten(treedef, leaves)
+            action = first_action(now.agent, jnp.asarray(act_obs, jnp.float32), jax.random.fold_in(now.key, episode))
         env_steps += 1
         if learn:
             pending_metrics.append(metrics)
