@@ -93,7 +93,7 @@ def make_multigoal(figures_dir: Path, runs_dir: Path, steps: int, num_seeds: int
     import jax
 
     import softq_ref
-    from softq_ref.io.figures import learning_curve_figure, multigoal_figure
+    from softq_ref.figures import learning_curve_figure, multigoal_figure
     from softq_ref.trained import load
 
     seeds = list(range(num_seeds))

@@ -5,7 +5,12 @@ exact dynamic programming on finite MDPs is in :mod:`softq_ref.tabular`; the age
 (Algorithm 1) in :mod:`softq_ref.agent`; training loops in :mod:`softq_ref.train`.
 """
 
-__version__ = "0.1.0"
+import importlib.metadata as _metadata
+
+try:
+    __version__ = _metadata.version("softq_ref")
+except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.1.0"
 
 from softq_ref.core import *  # noqa: E402,F401,F403
 from softq_ref.core import __all__ as _core_all  # noqa: E402

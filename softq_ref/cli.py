@@ -1,6 +1,9 @@
 """The ``softq-ref`` command: train, evaluate (and, from the conformance kit, conform).
 
-Bad input gets one line on stderr and a non-zero exit code, never a traceback.
+Bad input gets one line on stderr and a non-zero exit code, never a traceback.  Exit codes:
+0 success; 2 bad input (arguments, environment, run directory, checkpoint, config); 3 training
+diverged (the message says what was kept); 130 interrupted (Ctrl-C; the message names the run
+directory and what it holds).
 """
 
 from __future__ import annotations
@@ -13,123 +16,97 @@ from pathlib import Path
 
 MULTIGOAL = "softq_ref/MultiGoal-v0"
 
+#: train's options and their defaults when not given (``None`` in argparse, so that
+#: ``--resume`` can tell a flag the user gave from a default).
+TRAIN_DEFAULTS = {"env": MULTIGOAL, "algo": "sql", "seed": 0, "seeds": 1, "loop": "auto", "chunk_steps": 1000,
+                  "log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0}
+
 
 class UserError(Exception):
     """An error caused by the command line; printed as one line."""
 
 
-def _train(args) -> int:
+def _given(args, name):
+    return getattr(args, name) is not None
 
-    from softq_ref.agent.config import DDPGConfig, SQLConfig
-    from softq_ref.envs.jax_env import JAX_ENVS
-    from softq_ref.train.runner import train_jax
+
+def _opt(args, name):
+    value = getattr(args, name)
+    return TRAIN_DEFAULTS[name] if value is None else value
+
+
+def _check_resume_flags(args, run) -> int | None:
+    """Refuse flags that contradict the run being resumed; return ``--steps`` when it extends the run."""
+    cfg = run.config
+    recorded = {
+        "env": run.env_id, "algo": run.algo.name, "preset": cfg.preset, "seed": run.seeds[0],
+        "seeds": len(run.seeds), "alpha": getattr(cfg, "alpha", None),
+        "chunk_steps": run.settings.get("chunk_steps"), "max_path_length": cfg.max_path_length,
+        "log_every": run.settings.get("log_every"), "checkpoint_every": run.settings.get("checkpoint_every"),
+        "checkpoint_minutes": run.settings.get("checkpoint_minutes"),
+    }
+    for name, value in recorded.items():
+        if _given(args, name) and getattr(args, name) != value:
+            flag = "--" + name.replace("_", "-")
+            shown = "not set" if value is None else value
+            raise UserError(f"{flag} {getattr(args, name)} contradicts the run in {run.path} ({flag}: {shown}); "
+                            f"drop it to resume, or start a new run with --out")
+    if _given(args, "loop") and (args.loop == "gym") != (run.loop == "gym"):
+        raise UserError(f"--loop {args.loop} contradicts the run in {run.path}, written by the {run.loop} loop")
+    if _given(args, "out") and Path(args.out).resolve() != run.path.resolve():
+        raise UserError(f"--out {args.out} contradicts --resume {run.path}; a run is resumed in its own directory")
+    if _given(args, "steps"):
+        if args.steps < cfg.total_steps:
+            raise UserError(f"--steps {args.steps} is shorter than the run's {cfg.total_steps} steps; a run can only be extended")
+        if args.steps > cfg.total_steps:
+            return args.steps
+    return None
+
+
+def _train(args) -> int:
+    from softq_ref.io.run_dir import RunDir
+    from softq_ref.train import launch
 
     if args.resume:
-        from softq_ref.io import checkpoint as ckpt
-
-        meta = ckpt.read_json(Path(args.resume) / ckpt.CONFIG)
-        out = Path(args.resume)
-        if meta["loop"] == "jax":
-            result = train_jax(None, out_dir=out, resume=True, progress=not args.quiet)
-        else:
-            from softq_ref.train.gym_loop import train_gym
-
-            result = train_gym(None, env_id=meta["env_id"], out_dir=out, resume=True, progress=not args.quiet)
-        env_id = meta["env_id"]
+        run = RunDir.open(args.resume)
+        extend_to = _check_resume_flags(args, run)
+        args._run_dir = run.path
+        result = launch.resume(run, extend_to=extend_to, progress=not args.quiet)
+        out = run.path
     else:
-        if args.env not in JAX_ENVS or args.loop == "gym":
+        env_id = _opt(args, "env")
+        seeds_n, first = _opt(args, "seeds"), _opt(args, "seed")
+        if seeds_n < 1:
+            raise UserError(f"--seeds must be >= 1, got {seeds_n}")
+        for name in ("chunk_steps", "log_every", "checkpoint_every", "checkpoint_minutes", "steps", "max_path_length"):
+            if _given(args, name) and getattr(args, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+        if not launch.uses_jax_loop(env_id, _opt(args, "loop")):
             from softq_ref.train.gym_loop import make_env
 
-            make_env(args.env).close()  # fail fast on a bad environment, before anything is written
-        cls = SQLConfig if args.algo == "sql" else DDPGConfig
-        preset = args.preset or ("multigoal" if args.env == MULTIGOAL else "mujoco")
-        # With an explicit --alpha, a task without a published reward scale is fine.
-        scale_env = None if (args.env == MULTIGOAL or args.alpha is not None or args.algo != "sql") else args.env
-        config = cls.preset_for(preset, scale_env)
-        changes = {}
-        if args.steps is not None:
-            changes["total_steps"] = args.steps
-        if args.alpha is not None:
-            if args.algo != "sql":
-                raise UserError("--alpha applies to --algo sql only")
-            changes["alpha"] = args.alpha
-        if changes:
-            config = config.replace(**changes)
-        if args.seeds < 1:
-            raise UserError(f"--seeds must be >= 1, got {args.seeds}")
-        seeds = list(range(args.seed, args.seed + args.seeds))
-        out = Path(args.out) if args.out else Path("runs") / f"{args.algo}-{args.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (out / "checkpoint.eqx").exists():
-            raise UserError(f"{out} already holds a run; use --resume {out} or another --out")
-        env_id = args.env
-        use_jax = env_id in JAX_ENVS and args.loop != "gym"
-        if use_jax:
-            if args.chunk_steps < 1:
-                raise UserError(f"--chunk-steps must be >= 1, got {args.chunk_steps}")
-            result = train_jax(config, env_id=env_id, seeds=seeds, out_dir=out, chunk_steps=args.chunk_steps,
-                               progress=not args.quiet)
-        else:
-            from softq_ref.train.gym_loop import train_gym
-
-            for seed in seeds:
-                run_out = out if len(seeds) == 1 else out / f"seed_{seed}"
-                result = train_gym(config, env_id=env_id, seed=seed, out_dir=run_out, progress=not args.quiet)
+            make_env(env_id).close()  # fail fast on a bad environment, before anything is written
+        config = launch.make_config(_opt(args, "algo"), env_id, preset=args.preset, steps=args.steps,
+                                    alpha=args.alpha, max_path_length=args.max_path_length)
+        seeds = list(range(first, first + seeds_n))
+        algo = _opt(args, "algo")
+        out = Path(args.out) if args.out else Path("runs") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+        args._run_dir = out
+        result = launch.train(config, env_id=env_id, seeds=seeds, out_dir=out, loop=_opt(args, "loop"),
+                              chunk_steps=_opt(args, "chunk_steps"), log_every=_opt(args, "log_every"),
+                              checkpoint_every=_opt(args, "checkpoint_every"),
+                              checkpoint_minutes=_opt(args, "checkpoint_minutes"), progress=not args.quiet)
     print(f"trained {result.env_steps} steps; run directory: {out}")
-    if env_id == MULTIGOAL:
-        _multigoal_report(out, quiet=args.quiet)
+    from softq_ref.reports import report
+
+    for line in report(out):
+        print(line)
     return 0
 
 
-def _multigoal_report(run_dir: Path, quiet: bool = False) -> None:
-    """Write figure.png and print how many of 100 stochastic rollouts end at each goal, per seed."""
-    import jax
-
-    from softq_ref.envs.jax_env import multigoal_env
-    from softq_ref.io import figures
-    from softq_ref.train import evaluate
-    from softq_ref.trained import load
-
-    agent = load(run_dir, 0)
-    figures.multigoal_figure(agent.algo, agent.state, jax.random.PRNGKey(1234), run_dir / "figure.png",
-                             title=f"{agent.algo.name.upper()} on the multi-goal task")
-    print(f"figure: {run_dir / 'figure.png'}")
-    meta = json.loads((run_dir / "config.json").read_text())
-    for i, seed in enumerate(meta["seeds"]):
-        agent = load(run_dir, i) if i else agent
-        ro = evaluate.rollout_jax(agent.algo, agent.state, multigoal_env(), jax.random.PRNGKey(10_000 + seed), 100)
-        summary = evaluate.goal_summary(ro.goal, 4)
-        print(f"seed {seed}: goals reached in 100 stochastic rollouts: {summary['counts']} (none: {summary['none']})")
-
-
 def _evaluate(args) -> int:
-    import jax
-    import numpy as np
+    from softq_ref.evaluation import evaluate_run
 
-    from softq_ref.envs.jax_env import JAX_ENVS
-    from softq_ref.io import checkpoint as ckpt
-    from softq_ref.train import evaluate
-    from softq_ref.trained import load
-
-    run_dir = Path(args.run_dir)
-    meta = ckpt.read_json(run_dir / ckpt.CONFIG)
-    if args.episodes < 1:
-        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
-    report = {"run_dir": str(run_dir), "env_id": meta["env_id"], "algo": meta["algo"], "seeds": []}
-    for i, seed in enumerate(meta["seeds"]):
-        agent = load(run_dir, i)
-        key = jax.random.PRNGKey(args.eval_seed + seed)
-        if meta["env_id"] in JAX_ENVS and meta["loop"] == "jax":
-            env = JAX_ENVS[meta["env_id"]]()
-            ro = evaluate.rollout_jax(agent.algo, agent.state, env, key, args.episodes)
-            returns = [float(x) for x in np.asarray(ro.returns)]
-            entry = {"seed": seed, "returns": returns}
-            if env.num_goals:
-                entry["goals"] = evaluate.goal_summary(ro.goal, env.num_goals)
-        else:
-            episodes = evaluate.rollout_gym(agent.algo, agent.state, meta["env_id"], key, args.episodes, seed=args.eval_seed + seed)
-            entry = {"seed": seed, "returns": [float(e["return"]) for e in episodes]}
-        entry["mean_return"] = float(np.mean(entry["returns"]))
-        report["seeds"].append(entry)
+    report = evaluate_run(args.run_dir, episodes=args.episodes, eval_seed=args.eval_seed)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -143,22 +120,33 @@ def _evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from softq_ref.agent import registry
+
     parser = argparse.ArgumentParser(prog="softq-ref", description="Soft Q-learning (Haarnoja et al., 2017), the reference implementation.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train an agent and write a run directory")
-    train.add_argument("--env", default=MULTIGOAL, help="gymnasium id (default: %(default)s)")
-    train.add_argument("--algo", choices=["sql", "ddpg"], default="sql")
-    train.add_argument("--preset", default=None, help="multigoal or mujoco (default: by environment)")
-    train.add_argument("--seed", type=int, default=0, help="first seed")
-    train.add_argument("--seeds", type=int, default=1, help="number of seeds (one vmapped program on JAX environments)")
-    train.add_argument("--steps", type=int, default=None, help="environment steps (default: the preset's)")
+    train.add_argument("--env", default=None, help=f"gymnasium id, or module:Id (default: {MULTIGOAL})")
+    train.add_argument("--algo", choices=registry.names(), default=None, help="algorithm (default: sql)")
+    train.add_argument("--preset", default=None, help="multigoal or mujoco (default: the task's own)")
+    train.add_argument("--seed", type=int, default=None, help="first seed (default: 0)")
+    train.add_argument("--seeds", type=int, default=None,
+                       help="number of seeds (default: 1; one vmapped program on JAX environments, one after another otherwise)")
+    train.add_argument("--steps", type=int, default=None,
+                       help="environment steps (default: the preset's); with --resume, a larger value extends the run")
     train.add_argument("--alpha", type=float, default=None, help="temperature (SQL only; default: the preset's)")
-    train.add_argument("--out", default=None, help="run directory (default: runs/<algo>-<env>-<time>)")
-    train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
-    train.add_argument("--loop", choices=["auto", "gym"], default="auto", help="force the gymnasium host loop")
-    train.add_argument("--chunk-steps", type=int, default=1000,
-                       help="steps per compiled chunk of the JAX loop; metrics and checkpoints are written between chunks")
+    train.add_argument("--max-path-length", type=int, default=None,
+                       help="episode length (default: the task's own, else the environment's time limit, else the preset's)")
+    train.add_argument("--out", default=None, help="run directory, new or empty (default: runs/<algo>-<env>-<time>)")
+    train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run (or extend it with --steps)")
+    train.add_argument("--loop", choices=["auto", "gym"], default=None, help="force the gymnasium host loop")
+    train.add_argument("--chunk-steps", type=int, default=None,
+                       help="steps per compiled chunk of the JAX loop (default: 1000); metrics and checkpoints are written between chunks")
+    train.add_argument("--log-every", type=int, default=None, help="host loop: steps between metric rows (default: 1000)")
+    train.add_argument("--checkpoint-every", type=int, default=None,
+                       help="host loop: checkpoint at the first episode end after this many steps (default: 10000)")
+    train.add_argument("--checkpoint-minutes", type=float, default=None,
+                       help="host loop: ... or after this many minutes (default: 5)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 
@@ -178,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted_message(args) -> str:
+    run_dir = getattr(args, "_run_dir", None)
+    if run_dir is None:
+        return "softq-ref: interrupted"
+    from softq_ref.io.run_dir import CHECKPOINT
+
+    if (Path(run_dir) / CHECKPOINT).is_file():
+        return f"softq-ref: interrupted; the last checkpoint is kept in {run_dir} (continue with softq-ref train --resume {run_dir})"
+    return f"softq-ref: interrupted before the first checkpoint; restart with softq-ref train --resume {run_dir}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -189,11 +188,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"softq-ref: training diverged: {err}", file=sys.stderr)
         return 3
     except (UserError, ValueError, FileNotFoundError) as err:
-        print(f"softq-ref: error: {err}", file=sys.stderr)
+        print(f"softq-ref: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        where = f" {err.filename}" if getattr(err, "filename", None) else ""
+        print(f"softq-ref: error:{where} {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("softq-ref: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        print(_interrupted_message(args), file=sys.stderr)
         return 130
+
+
+def _one_line(err) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 if __name__ == "__main__":

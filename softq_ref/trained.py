@@ -9,9 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from softq_ref.agent import Algorithm, algorithm_for
-from softq_ref.agent.config import config_from_dict
-from softq_ref.io import checkpoint as ckpt
+from softq_ref.agent.algorithm import Algorithm
+from softq_ref.io.run_dir import RunDir
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,8 @@ class TrainedAgent:
     """A trained policy: ``act(obs, key)`` draws an action in ``[-1, 1]^d`` (stochastic for SQL).
 
     ``env_action(obs, key)`` rescales it to the environment's action bounds, for gymnasium
-    environments whose box is not ``[-1, 1]^d``.
+    environments whose box is not ``[-1, 1]^d``.  Both raise ``ValueError`` for an observation
+    that is not a finite vector of the environment's observation size.
     """
 
     algo: Algorithm
@@ -30,16 +30,28 @@ class TrainedAgent:
     seed: int
     action_low: np.ndarray | None = None
     action_high: np.ndarray | None = None
+    obs_dim: int | None = None
 
     def act(self, obs, key: jax.Array) -> np.ndarray:
         """One action for one observation (the sampler's a = f(xi; s) for SQL; deterministic for DDPG)."""
-        return np.asarray(_act(self.algo.act, self.state, jnp.asarray(obs, jnp.float32), key))
+        return np.asarray(_act(self.algo.act, self.state, jnp.asarray(self._check_obs(obs)), key))
 
     def env_action(self, obs, key: jax.Array) -> np.ndarray:
         a = self.act(obs, key)
         if self.action_low is None:
             return a
         return (self.action_low + (a + 1.0) * 0.5 * (self.action_high - self.action_low)).astype(np.float32)
+
+    def _check_obs(self, obs) -> np.ndarray:
+        try:
+            arr = np.asarray(obs, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError(f"act() needs a numeric observation of shape ({self.obs_dim},), got {type(obs).__name__}") from None
+        if self.obs_dim is not None and arr.shape != (self.obs_dim,):
+            raise ValueError(f"act() needs an observation of shape ({self.obs_dim},), got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"act() got a non-finite observation {arr.tolist()}")
+        return arr
 
 
 _JITTED = {}
@@ -52,29 +64,36 @@ def _act(fn, state, obs, key):
 
 
 def load(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
-    """The agent of one seed of a run directory written by ``softq-ref train``."""
-    run_dir = Path(run_dir)
-    meta = ckpt.read_json(run_dir / ckpt.CONFIG)
-    config = config_from_dict(meta["config"])
-    algo = algorithm_for(config)
-    seeds = meta["seeds"]
-    if not 0 <= seed_index < len(seeds):
-        raise ValueError(f"seed_index {seed_index} out of range: the run has {len(seeds)} seed(s)")
-    low = high = None
-    if meta["loop"] == "jax":
-        from softq_ref.train.runner import agent_of, load_carry
+    """The agent of one seed of a run directory written by ``softq-ref train``.
 
-        _, _, _, carry = load_carry(run_dir)
+    Raises ``ValueError`` (one line naming the file) for a directory that is not a run, a
+    malformed ``config.json`` and a checkpoint that is missing, corrupt or another run's.
+    """
+    run = RunDir.open(run_dir)
+    config, algo, seeds = run.config, run.algo, run.seeds
+    if isinstance(seed_index, bool) or not isinstance(seed_index, int) or not 0 <= seed_index < len(seeds):
+        raise ValueError(f"seed_index {seed_index!r} out of range: the run has {len(seeds)} seed(s)")
+    low = high = None
+    if run.loop == "jax":
+        from softq_ref.train.runner import _init_carries, agent_of, jax_env_of
+
+        env = jax_env_of(run.env_id)
+        obs_dim = env.obs_dim
+        carry = run.load_checkpoint(_init_carries(algo, config, env, seeds))
         state = agent_of(carry, seed_index)
     else:
-        from softq_ref.train.gym_loop import _init_carry, make_env
+        from softq_ref.train.gym_loop import _init_carry, init_carries, make_env
 
-        env = make_env(meta["env_id"], config.max_path_length)
+        env = make_env(run.env_id, config.max_path_length)
         low, high = env.action_space.low, env.action_space.high
-        like = _init_carry(algo, config, env.observation_space.shape[0], env.action_space.shape[0], seeds[0])
+        obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
         env.close()
-        state = ckpt.load(run_dir / ckpt.CHECKPOINT, like).agent
+        if run.meta["schema"] >= 2:
+            carries = run.load_checkpoint(init_carries(algo, config, obs_dim, action_dim, seeds))
+            state = jax.tree.map(lambda x: jnp.asarray(x[seed_index]), carries.agent)
+        else:  # schema 1: one seed, no leading axis
+            state = run.load_checkpoint(_init_carry(algo, config, obs_dim, action_dim, seeds[0])).agent
     return TrainedAgent(
-        algo=algo, state=state, config=config, env_id=meta["env_id"], run_dir=run_dir,
-        seed=seeds[seed_index], action_low=low, action_high=high,
+        algo=algo, state=state, config=config, env_id=run.env_id, run_dir=run.path,
+        seed=seeds[seed_index], action_low=low, action_high=high, obs_dim=obs_dim,
     )

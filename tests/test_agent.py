@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from softq_ref.agent import ddpg, replay, sql
-from softq_ref.agent.config import DDPGConfig, SQLConfig, config_from_dict, config_to_dict, mujoco_reward_scale
+from softq_ref.agent.config import DDPGConfig, SQLConfig, mujoco_reward_scale
+from softq_ref.agent.registry import config_from_dict, config_to_dict
 from softq_ref.agent.replay import Transition
 from softq_ref.core import soft_value_is, uniform_log_density
 
@@ -245,3 +246,51 @@ def test_ddpg_train_step_and_exploration():
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # deterministic policy
     e = ddpg.explore(new, jnp.zeros(2), jax.random.PRNGKey(3))
     assert bool(jnp.all(jnp.abs(e) <= 1.0)) and not np.allclose(np.asarray(e), np.asarray(a))
+
+
+# --- the target update through optax (issue 9, item 8) ------------------------------------------
+
+
+def _hand_written_update(target, online, step, period, tau):
+    """The update this project wrote by hand before using optax: the reference, bit for bit."""
+    tau = jnp.where((step % period) == 0, tau, 0.0)
+    return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o if eqx.is_array(t) else t, target, online)
+
+
+def _max_bit_difference(a, b):
+    return max(int(np.sum(np.asarray(x) != np.asarray(y))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@pytest.mark.parametrize("period, tau", [(3, 1.0), (1, 1.0), (1, 0.25), (2, 0.01)])
+def test_optax_target_update_equals_the_hand_written_one(period, tau):
+    """The hard copy (tau = 1, soft Q-learning's schedule) is bit-identical; Polyak averaging (DDPG's)
+    agrees to rounding: optax writes ``tau * new + (1 - tau) * old``, the other order of the sum,
+    which XLA may contract into a fused multiply-add on the other product."""
+    from softq_ref.agent.optim import update_target
+
+    from softq_ref.agent.networks import QNetwork
+
+    target = QNetwork(3, 2, (8, 8), key=jax.random.PRNGKey(0))
+    ours, ref = target, target
+    for step in range(1, 8):
+        online = QNetwork(3, 2, (8, 8), key=jax.random.PRNGKey(step))
+        args = (online, jnp.int32(step), jnp.int32(period), jnp.float32(tau))
+        ours = jax.jit(update_target)(ours, *args)
+        ref = jax.jit(_hand_written_update)(ref, *args)
+        if tau == 1.0:
+            assert _max_bit_difference(ours, ref) == 0, f"step {step}"
+        else:
+            for x, y in zip(jax.tree.leaves(ours), jax.tree.leaves(ref)):
+                np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+
+
+def test_the_bit_comparison_catches_an_off_by_one_schedule():
+    """Must-fail twin: a schedule shifted by one step differs from the reference."""
+    from softq_ref.agent.networks import QNetwork
+    from softq_ref.agent.optim import update_target
+
+    target = QNetwork(3, 2, (8, 8), key=jax.random.PRNGKey(0))
+    online = QNetwork(3, 2, (8, 8), key=jax.random.PRNGKey(1))
+    shifted = update_target(target, online, jnp.int32(3), jnp.int32(3), jnp.float32(1.0))
+    ref = _hand_written_update(target, online, jnp.int32(2), jnp.int32(3), jnp.float32(1.0))
+    assert _max_bit_difference(shifted, ref) > 0

@@ -11,7 +11,7 @@ import pytest
 from softq_ref.agent import DDPG, SQL, Algorithm, DDPGConfig, SQLConfig
 from softq_ref.envs import multigoal
 from softq_ref.envs.jax_env import multigoal_env
-from softq_ref.io.figures import learning_curve_figure, multigoal_figure
+from softq_ref.figures import learning_curve_figure, multigoal_figure
 from softq_ref.train.evaluate import goal_summary, rollout_gym, rollout_jax
 
 ENV = multigoal_env()

@@ -1,5 +1,6 @@
 """End-to-end runs: run directory, load(), interrupt-and-resume, divergence, bad input, MuJoCo smoke."""
 
+import json
 import os
 import signal
 import subprocess
@@ -172,3 +173,60 @@ def test_gym_loop_resumed_run_is_bit_identical(tmp_path):
     assert max(int(r["step"]) for r in rows) < 1500, "the run finished before it could be interrupted"
     train_gym(None, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / "cut", resume=True, progress=False)
     assert (tmp_path / "full" / "checkpoint.eqx").read_bytes() == checkpoint.read_bytes()
+
+
+# --- one run-directory layout for a multi-seed gymnasium run (issue 9, item 3) --------------------
+
+
+def test_multi_seed_gymnasium_run_through_the_cli_trains_evaluates_and_loads(tmp_path, capsys):
+    """`softq-ref train --env Pendulum-v1 --alpha 1 --seeds 2` used to train both seeds and exit 2
+    ("config.json not found"); evaluate and load could not open the run."""
+    out = tmp_path / "pendulum"
+    code = main(["train", "--env", "Pendulum-v1", "--alpha", "1", "--seeds", "2", "--steps", "400", "--quiet",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["seeds"] == [0, 1] and meta["loop"] == "gym" and meta["config"]["max_path_length"] == 200
+    rows = ckpt.read_metrics(out / "metrics.csv")
+    assert {r["seed"] for r in rows} == {"0", "1"} and max(int(r["step"]) for r in rows) == 400
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--episodes", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [e["seed"] for e in report["seeds"]] == [0, 1]
+    a0 = softq_ref.load(out, 0).act(np.zeros(3), jax.random.PRNGKey(0))
+    a1 = softq_ref.load(out, 1).act(np.zeros(3), jax.random.PRNGKey(0))
+    assert a0.shape == (1,) and not np.array_equal(a0, a1)
+
+
+_GYM_SEEDS_RUN = """
+import sys
+from softq_ref.agent.config import SQLConfig
+from softq_ref.train.gym_loop import train_gym
+cfg = SQLConfig.preset_for("mujoco").replace(alpha=1.0, total_steps=600, min_replay_size=100, max_path_length=200,
+      hidden_sizes=(32, 32), batch_size=16, num_fixed_particles=4, num_updated_particles=4, value_samples=4)
+train_gym(cfg, env_id="Pendulum-v1", seeds=[0, 1], out_dir=sys.argv[1], log_every=100, checkpoint_every=200,
+          progress=False)
+"""
+
+
+def test_multi_seed_gymnasium_run_resumes_after_sigkill_bit_identical(tmp_path):
+    """Kill a two-seed host-loop run while its second seed trains, resume it, compare bytes."""
+    from softq_ref.train.gym_loop import train_gym
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    subprocess.run([sys.executable, "-c", _GYM_SEEDS_RUN, str(tmp_path / "full")], env=env, check=True, timeout=600)
+    proc = subprocess.Popen([sys.executable, "-c", _GYM_SEEDS_RUN, str(tmp_path / "cut")], env=env)
+    metrics = tmp_path / "cut" / "metrics.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if metrics.is_file() and any(r["seed"] == "1" for r in ckpt.read_metrics(metrics)):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rows = ckpt.read_metrics(metrics)
+    assert not any(r["seed"] == "1" and r["step"] == "600" for r in rows), "the run finished before it could be interrupted"
+    train_gym(None, env_id="Pendulum-v1", out_dir=tmp_path / "cut", resume=True, progress=False)
+    assert (tmp_path / "full" / "checkpoint.eqx").read_bytes() == (tmp_path / "cut" / "checkpoint.eqx").read_bytes()
+    drop = lambda rows: sorted(((r["seed"], int(r["step"])) for r in rows))  # noqa: E731
+    assert drop(ckpt.read_metrics(tmp_path / "full" / "metrics.csv")) == drop(ckpt.read_metrics(metrics))

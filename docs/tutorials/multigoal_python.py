@@ -48,7 +48,7 @@ env.close()
 # --8<-- [end:act]
 
 # --8<-- [start:figure]
-from softq_ref.io.figures import learning_curve_figure, multigoal_figure
+from softq_ref.figures import learning_curve_figure, multigoal_figure
 
 multigoal_figure(agent.algo, agent.state, jax.random.key(1), run_dir / "figure.png",
                  title=f"soft Q-learning, {result.env_steps} steps")

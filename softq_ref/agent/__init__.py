@@ -1,32 +1,20 @@
-"""The soft Q-learning agent and its DDPG baseline (floor 2)."""
+"""The agents (floor 2): one module per algorithm, each exporting one :class:`Algorithm`.
 
-from typing import Callable, NamedTuple
+:mod:`softq_ref.agent.registry` maps names to algorithms; the loops, the run directory and
+``softq_ref.load`` go through it and never name an algorithm themselves.
+"""
 
-from softq_ref.agent import ddpg, sql
+from softq_ref.agent import ddpg, registry, sql
+from softq_ref.agent.algorithm import Algorithm
 from softq_ref.agent.config import DDPGConfig, SQLConfig
 
-
-class Algorithm(NamedTuple):
-    """What a training loop needs of an agent: pure functions over its state pytree."""
-
-    name: str
-    init: Callable
-    train_step: Callable
-    explore: Callable
-    act: Callable
-
-
-SQL = Algorithm("sql", sql.init, sql.train_step, sql.explore, sql.act)
-DDPG = Algorithm("ddpg", ddpg.init, ddpg.train_step, ddpg.explore, ddpg.act)
+SQL = sql.ALGORITHM
+DDPG = ddpg.ALGORITHM
 
 
 def algorithm_for(config) -> Algorithm:
-    """The algorithm a config belongs to."""
-    if isinstance(config, SQLConfig):
-        return SQL
-    if isinstance(config, DDPGConfig):
-        return DDPG
-    raise TypeError(f"expected SQLConfig or DDPGConfig, got {type(config).__name__}")
+    """The registered algorithm a config belongs to (``registry.for_config``)."""
+    return registry.for_config(config)
 
 
 __all__ = ["Algorithm", "DDPG", "DDPGConfig", "SQL", "SQLConfig", "algorithm_for", "ddpg", "sql"]

@@ -35,10 +35,67 @@ MUJOCO_REWARD_SCALES = {
 
 PRESETS = ("multigoal", "mujoco")
 
+#: ``dataclasses.field`` metadata key marking a traced hyperparameter.
+TRACED = "softq_ref_traced"
+
+
+def traced(default):
+    """A config field whose value is traced: changing it does not recompile the training step.
+
+    Temperature, discount, learning rates and the target schedule are traced (they become
+    arrays in the agent's state); every other field is static (it fixes array shapes or
+    Python control flow).  The traced fields are what a sweep may ``vmap`` over.
+    """
+    return dataclasses.field(default=default, metadata={TRACED: True})
+
+
+def traced_fields(config_or_class) -> tuple[str, ...]:
+    """Names of the traced fields of an algorithm's config, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(config_or_class) if f.metadata.get(TRACED, False))
+
+
+def static_fields(config_or_class) -> tuple[str, ...]:
+    """Names of the static fields (sizes, run length, preset name) of an algorithm's config."""
+    return tuple(f.name for f in dataclasses.fields(config_or_class) if not f.metadata.get(TRACED, False))
+
+
+class ConfigBase:
+    """What every algorithm's frozen config shares: ``replace``, the traced/static split."""
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def traced_values(self) -> dict:
+        """The traced hyperparameters, ``{name: value}``."""
+        return {name: getattr(self, name) for name in traced_fields(self)}
+
+    def static_values(self) -> dict:
+        return {name: getattr(self, name) for name in static_fields(self)}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_types(cfg) -> None:
+    """Each field holds a value of its declared kind (a config read from JSON may hold anything)."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        if kind == "float" and not (_is_int(value) or isinstance(value, float)):
+            raise ValueError(f"{f.name} must be a number, got {value!r}")
+        if kind == "int" and not _is_int(value):
+            raise ValueError(f"{f.name} must be an int, got {value!r}")
+        if kind == "str" and not isinstance(value, str):
+            raise ValueError(f"{f.name} must be a string, got {value!r}")
+        if kind.startswith("tuple") and not (
+            isinstance(value, tuple) and value and all(_is_int(h) and h >= 1 for h in value)
+        ):
+            raise ValueError(f"{f.name} must be a non-empty tuple of positive ints, got {value!r}")
+
 
 def _check_common(cfg) -> None:
-    if not cfg.hidden_sizes or any(int(h) < 1 for h in cfg.hidden_sizes):
-        raise ValueError(f"hidden_sizes must be a non-empty tuple of positive ints, got {cfg.hidden_sizes!r}")
+    _check_types(cfg)
     for name in ("batch_size", "replay_capacity", "max_path_length", "total_steps", "target_update_period"):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -56,7 +113,7 @@ def _check_common(cfg) -> None:
 
 
 @dataclass(frozen=True)
-class SQLConfig:
+class SQLConfig(ConfigBase):
     """Hyperparameters of soft Q-learning (Algorithm 1; presets per spec deviation ``dev-settings``).
 
     ``alpha`` is the temperature of the paper; the original code's ``reward_scale`` is
@@ -68,17 +125,17 @@ class SQLConfig:
     """
 
     hidden_sizes: tuple[int, ...] = (128, 128)
-    q_lr: float = 3e-4
-    policy_lr: float = 3e-4
+    q_lr: float = traced(3e-4)
+    policy_lr: float = traced(3e-4)
     batch_size: int = 64
     num_fixed_particles: int = 16
     num_updated_particles: int = 16
     value_samples: int = 16
     value_proposal: str = "uniform"
-    alpha: float = 10.0
-    discount: float = 0.99
-    target_update_period: int = 1000
-    target_tau: float = 1.0
+    alpha: float = traced(10.0)
+    discount: float = traced(0.99)
+    target_update_period: int = traced(1000)
+    target_tau: float = traced(1.0)
     replay_capacity: int = 1_000_000
     min_replay_size: int = 100
     max_path_length: int = 30
@@ -100,9 +157,6 @@ class SQLConfig:
     def reward_scale(self) -> float:
         """The original code's equivalent reward scale, ``1 / alpha``."""
         return math.inf if self.alpha == 0 else 1.0 / self.alpha
-
-    def replace(self, **changes) -> "SQLConfig":
-        return dataclasses.replace(self, **changes)
 
     @classmethod
     def preset_for(cls, name: str, env_id: str | None = None) -> "SQLConfig":
@@ -126,7 +180,7 @@ class SQLConfig:
 
 
 @dataclass(frozen=True)
-class DDPGConfig:
+class DDPGConfig(ConfigBase):
     """Hyperparameters of the DDPG baseline (the comparison of Sec. 5; ``dev-ddpg-baseline``).
 
     Same networks, buffer and batch as soft Q-learning; a deterministic tanh actor with
@@ -136,14 +190,14 @@ class DDPGConfig:
     """
 
     hidden_sizes: tuple[int, ...] = (128, 128)
-    q_lr: float = 1e-3
-    policy_lr: float = 1e-4
+    q_lr: float = traced(1e-3)
+    policy_lr: float = traced(1e-4)
     batch_size: int = 64
-    reward_scale: float = 0.1
-    exploration_std: float = 0.3
-    discount: float = 0.99
-    target_update_period: int = 1
-    target_tau: float = 0.01
+    reward_scale: float = traced(0.1)
+    exploration_std: float = traced(0.3)
+    discount: float = traced(0.99)
+    target_update_period: int = traced(1)
+    target_tau: float = traced(0.01)
     replay_capacity: int = 1_000_000
     min_replay_size: int = 100
     max_path_length: int = 30
@@ -156,9 +210,6 @@ class DDPGConfig:
             raise ValueError(f"reward_scale must be finite and > 0, got {self.reward_scale!r}")
         if not (math.isfinite(self.exploration_std) and self.exploration_std >= 0):
             raise ValueError(f"exploration_std must be finite and >= 0, got {self.exploration_std!r}")
-
-    def replace(self, **changes) -> "DDPGConfig":
-        return dataclasses.replace(self, **changes)
 
     @classmethod
     def preset_for(cls, name: str, env_id: str | None = None) -> "DDPGConfig":
@@ -188,22 +239,3 @@ def mujoco_reward_scale(env_id: str | None) -> float:
             " (pass --alpha explicitly)"
         )
     return MUJOCO_REWARD_SCALES[family]
-
-
-def config_to_dict(cfg) -> dict:
-    out = dataclasses.asdict(cfg)
-    out["algo"] = "sql" if isinstance(cfg, SQLConfig) else "ddpg"
-    return out
-
-
-def config_from_dict(raw: dict):
-    raw = dict(raw)
-    algo = raw.pop("algo", "sql")
-    cls = SQLConfig if algo == "sql" else DDPGConfig
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(raw) - names
-    if unknown:
-        raise ValueError(f"unknown {algo} config keys: {sorted(unknown)}")
-    if "hidden_sizes" in raw:
-        raw["hidden_sizes"] = tuple(raw["hidden_sizes"])
-    return cls(**raw)

@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from softq_ref.agent.algorithm import Algorithm
 from softq_ref.agent.config import DDPGConfig
 from softq_ref.agent.networks import DeterministicActor, QNetwork
-from softq_ref.agent.optim import adam_init, adam_step, regress_q, update_target
+from softq_ref.agent.optim import adam_init, adam_step, regress_q, update_target, with_learning_rate
 from softq_ref.agent.replay import Transition
 from softq_ref.core import soft_bellman_target
 
@@ -107,3 +108,48 @@ def explore(state: DDPGState, obs: jax.Array, key: jax.Array) -> jax.Array:
     mean = state.actor(obs)
     noise = state.hparams.exploration_std * jax.random.normal(key, mean.shape, jnp.float32)
     return jnp.clip(mean + noise, -1.0, 1.0)
+
+
+def with_hparams(
+    state: DDPGState,
+    *,
+    q_lr=None,
+    policy_lr=None,
+    discount=None,
+    reward_scale=None,
+    exploration_std=None,
+    target_tau=None,
+    target_update_period=None,
+) -> DDPGState:
+    """A copy of ``state`` with new traced hyperparameters (no recompilation of ``train_step``)."""
+    hp = state.hparams
+    f32, i32 = jnp.float32, jnp.int32
+    keep = lambda old, new, cast: old if new is None else cast(new)  # noqa: E731
+    hp = DDPGHParams(
+        discount=keep(hp.discount, discount, f32),
+        reward_scale=keep(hp.reward_scale, reward_scale, f32),
+        exploration_std=keep(hp.exploration_std, exploration_std, f32),
+        target_tau=keep(hp.target_tau, target_tau, f32),
+        target_update_period=keep(hp.target_update_period, target_update_period, i32),
+    )
+    return eqx.tree_at(
+        lambda s: (s.hparams, s.q_opt_state, s.actor_opt_state),
+        state,
+        (hp, with_learning_rate(state.q_opt_state, q_lr), with_learning_rate(state.actor_opt_state, policy_lr)),
+    )
+
+
+METRICS = ("q_loss", "mean_q", "actor_loss")
+
+#: The DDPG baseline as one value (see :class:`~softq_ref.agent.algorithm.Algorithm`).
+ALGORITHM = Algorithm(
+    name="ddpg",
+    init=init,
+    train_step=train_step,
+    explore=explore,
+    act=act,
+    config_class=DDPGConfig,
+    metrics=METRICS,
+    with_hparams=with_hparams,
+    action_space="box",
+)

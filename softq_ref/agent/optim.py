@@ -25,6 +25,16 @@ def adam_step(module: eqx.Module, grads, opt_state: optax.OptState):
     return eqx.apply_updates(module, updates), opt_state
 
 
+def with_learning_rate(opt_state: optax.OptState, learning_rate) -> optax.OptState:
+    """``opt_state`` with a new traced learning rate (``None``: unchanged).
+
+    A new hyperparameter dict: the one in ``opt_state`` may be shared with the caller and must not change.
+    """
+    if learning_rate is None:
+        return opt_state
+    return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": jnp.float32(learning_rate)})
+
+
 def regress_q(q: eqx.Module, opt_state: optax.OptState, obs: jax.Array, action: jax.Array, target: jax.Array):
     """One Adam step on eq. (11), ``0.5 * mean((target - Q(s, a))^2)``, with ``target`` held fixed.
 
@@ -42,6 +52,13 @@ def regress_q(q: eqx.Module, opt_state: optax.OptState, obs: jax.Array, action: 
 
 
 def update_target(target: eqx.Module, online: eqx.Module, step: jax.Array, period: jax.Array, tau: jax.Array):
-    """Every ``period`` steps ``target <- tau * online + (1 - tau) * target`` (``tau = 1``: a hard copy)."""
-    tau = jnp.where((step % period) == 0, tau, 0.0)
-    return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o if eqx.is_array(t) else t, target, online)
+    """Every ``period`` steps ``target <- tau * online + (1 - tau) * target`` (``tau = 1``: a hard copy).
+
+    optax's ``incremental_update`` (Polyak averaging) inside ``periodic_update`` (the
+    schedule); both act on the array leaves only, the rest of the module is kept as is.
+    ``period`` and ``tau`` are traced, so changing them does not recompile the step.
+    """
+    target_arrays, static = eqx.partition(target, eqx.is_array)
+    online_arrays = eqx.filter(online, eqx.is_array)
+    averaged = optax.incremental_update(online_arrays, target_arrays, tau)
+    return eqx.combine(optax.periodic_update(averaged, target_arrays, step, period), static)

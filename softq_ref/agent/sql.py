@@ -27,9 +27,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from softq_ref.agent.algorithm import Algorithm
 from softq_ref.agent.config import SQLConfig
 from softq_ref.agent.networks import QNetwork, SamplingNetwork
-from softq_ref.agent.optim import adam_init, adam_step, regress_q, update_target
+from softq_ref.agent.optim import adam_init, adam_step, regress_q, update_target, with_learning_rate
 from softq_ref.agent.replay import Transition
 from softq_ref.core import (
     median_bandwidth,
@@ -235,20 +236,46 @@ def explore(state: SQLState, obs: jax.Array, key: jax.Array) -> jax.Array:
     return act(state, obs, key)
 
 
-def with_hparams(state: SQLState, *, alpha=None, q_lr=None, policy_lr=None, discount=None) -> SQLState:
-    """A copy of ``state`` with new traced hyperparameters (no recompilation of ``train_step``)."""
+def with_hparams(
+    state: SQLState,
+    *,
+    alpha=None,
+    q_lr=None,
+    policy_lr=None,
+    discount=None,
+    target_tau=None,
+    target_update_period=None,
+) -> SQLState:
+    """A copy of ``state`` with new traced hyperparameters (no recompilation of ``train_step``).
+
+    The traced fields of :class:`~softq_ref.agent.config.SQLConfig`: the temperature, the
+    discount and the target schedule live in ``state.hparams``, the learning rates in the
+    optimiser states (``optax.inject_hyperparams``).
+    """
     hp = state.hparams
+    f32, i32 = jnp.float32, jnp.int32
     hp = hp._replace(
-        alpha=hp.alpha if alpha is None else jnp.float32(alpha),
-        discount=hp.discount if discount is None else jnp.float32(discount),
+        alpha=hp.alpha if alpha is None else f32(alpha),
+        discount=hp.discount if discount is None else f32(discount),
+        target_tau=hp.target_tau if target_tau is None else f32(target_tau),
+        target_update_period=hp.target_update_period if target_update_period is None else i32(target_update_period),
     )
-
-    def with_lr(opt_state, lr):
-        # A new hyperparameter dict: the one in ``state`` is shared with the caller and must not change.
-        if lr is None:
-            return opt_state
-        return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": jnp.float32(lr)})
-
-    q_opt_state = with_lr(state.q_opt_state, q_lr)
-    policy_opt_state = with_lr(state.policy_opt_state, policy_lr)
+    q_opt_state = with_learning_rate(state.q_opt_state, q_lr)
+    policy_opt_state = with_learning_rate(state.policy_opt_state, policy_lr)
     return eqx.tree_at(lambda s: (s.hparams, s.q_opt_state, s.policy_opt_state), state, (hp, q_opt_state, policy_opt_state))
+
+
+METRICS = ("q_loss", "mean_q", "soft_value", "svgd_direction_norm", "bandwidth", "policy_spread")
+
+#: Soft Q-learning as one value (see :class:`~softq_ref.agent.algorithm.Algorithm`).
+ALGORITHM = Algorithm(
+    name="sql",
+    init=init,
+    train_step=train_step,
+    explore=explore,
+    act=act,
+    config_class=SQLConfig,
+    metrics=METRICS,
+    with_hparams=with_hparams,
+    action_space="box",
+)

@@ -4,6 +4,9 @@
   for ``lax.scan`` training loops (``reset``, ``step``, ``step_autoreset``).
 * :mod:`softq_ref.envs.multigoal_gym` -- the same task as a NumPy
   ``gymnasium.Env``, registered as ``softq_ref/MultiGoal-v0``.
+* :mod:`softq_ref.envs.task` -- the task contract (presets, horizon, action space,
+  episode-statistics hook, JAX twin) and the registry of declared tasks;
+  :mod:`softq_ref.envs.multigoal_task` declares the multi-goal task.
 
 Registration happens on import and is idempotent: importing this package again,
 or after the id is already registered, neither re-registers nor warns.  The id is
@@ -29,8 +32,10 @@ from softq_ref.envs.multigoal import (
     step_autoreset,
 )
 from softq_ref.envs.multigoal_gym import MultiGoalEnv
+from softq_ref.envs import multigoal_task
+from softq_ref.envs.task import JaxEnv, Task, register_task, task_for
 
-MULTIGOAL_ID = "softq_ref/MultiGoal-v0"
+MULTIGOAL_ID = multigoal_task.MULTIGOAL_ID
 """The gymnasium id of :class:`MultiGoalEnv`."""
 
 
@@ -45,6 +50,9 @@ def register_envs() -> None:
 
 
 register_envs()
+
+# The declared tasks, one line each.
+register_task(multigoal_task.TASK)
 
 __all__ = [
     "BOUND",

@@ -1,46 +1,36 @@
-"""The interface the fully jitted training loop needs of a JAX environment."""
+"""The interface the fully jitted training loop needs of a JAX environment.
+
+The contract itself (:class:`JaxEnv`) is declared with the task contract in
+:mod:`softq_ref.envs.task`; this module keeps the historical import path and
+``JAX_ENVS``, a read-only view of the declared tasks that have a JAX twin.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Mapping
+
+from softq_ref.envs import task as _task
+from softq_ref.envs.multigoal_task import multigoal_env
+from softq_ref.envs.task import JaxEnv
 
 
-class JaxEnv(NamedTuple):
-    """Pure functions of a functional environment and its sizes.
+class _JaxEnvs(Mapping):
+    """``{env_id: factory}`` of the registered tasks that have a pure-JAX twin."""
 
-    ``reset(key) -> (state, obs)``; ``step_autoreset(state, action, key) -> (state_to_act_in,
-    next_obs, reward, terminated, truncated, info)`` where ``next_obs`` is the true successor
-    (for the replay buffer) and ``state_to_act_in`` is already reset when the episode ended;
-    ``observe(state) -> obs``.  ``info["goal"]`` (int, -1 for none) is counted when present.
-    """
+    def __getitem__(self, env_id):
+        found = _task._TASKS.get(env_id)
+        if found is None or found.jax_env is None:
+            raise KeyError(env_id)
+        return found.jax_env
 
-    name: str
-    reset: Callable
-    step: Callable
-    step_autoreset: Callable
-    observe: Callable
-    obs_dim: int
-    action_dim: int
-    max_steps: int
-    num_goals: int = 0
+    def __iter__(self):
+        return iter(_task.jax_env_ids())
 
-
-def multigoal_env() -> JaxEnv:
-    """The multi-goal task of Sec. 5.1 as a :class:`JaxEnv`."""
-    from softq_ref.envs import multigoal
-
-    return JaxEnv(
-        name="softq_ref/MultiGoal-v0",
-        reset=multigoal.reset,
-        step=multigoal.step,
-        step_autoreset=multigoal.step_autoreset,
-        observe=multigoal.observe,
-        obs_dim=2,
-        action_dim=2,
-        max_steps=multigoal.DEFAULT_PARAMS.max_steps,
-        num_goals=4,
-    )
+    def __len__(self):
+        return len(_task.jax_env_ids())
 
 
 #: Environments that have a pure-JAX version, by gymnasium id.
-JAX_ENVS = {"softq_ref/MultiGoal-v0": multigoal_env}
+JAX_ENVS = _JaxEnvs()
+
+__all__ = ["JAX_ENVS", "JaxEnv", "multigoal_env"]

@@ -9,12 +9,21 @@ Actions live in ``[-1, 1]^d`` for the agent (the sampler's tanh) and are rescale
 the environment's ``[low, high]``.  gymnasium 1.x semantics: ``terminated`` (a terminal state,
 no bootstrap: stored as ``done = 1``) and ``truncated`` (a time limit: stored as ``done = 0``,
 the target still bootstraps); either one ends the episode.  Episode ``i`` of a run is reset
-with seed ``seed * 1_000_003 + i``, and checkpoints are written at episode boundaries, so a
+with seed ``seed * 1_000_003 + i``, and checkpoints are written at episode boundaries (every
+``checkpoint_every`` steps or ``checkpoint_minutes`` minutes, whichever comes first), so a
 resumed run replays exactly the episodes an uninterrupted one would.
+
+Several seeds are trained one after the other into one run directory (the layout of the
+jitted loop: one ``config.json``, one ``metrics.csv`` with a ``seed`` column, one
+``checkpoint.eqx`` holding every seed's carry on a leading axis).  A non-finite reward or
+observation from the environment stops the run at the step it arrived, before it can reach
+the replay buffer.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -25,12 +34,12 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-import softq_ref
-from softq_ref.agent import Algorithm, algorithm_for, replay
-from softq_ref.agent.config import config_from_dict, config_to_dict
+from softq_ref.agent import registry, replay
+from softq_ref.agent.algorithm import Algorithm
 from softq_ref.agent.replay import ReplayBuffer, Transition
-from softq_ref.io import checkpoint as ckpt
-from softq_ref.train.runner import METRIC_COLUMNS, RunResult, TrainingDiverged
+from softq_ref.envs.task import task_for
+from softq_ref.io.run_dir import RunDir
+from softq_ref.train.runner import RunResult, TrainingDiverged, _check_metric_names, grow_buffer
 
 
 class HostCarry(NamedTuple):
@@ -49,19 +58,46 @@ def make_env(env_id: str, max_episode_steps: int | None = None) -> gym.Env:
         kwargs = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
         env = gym.make(env_id, **kwargs)
     except gym.error.Error as err:
-        raise ValueError(f"unknown or unavailable environment {env_id!r}: {err}") from None
-    check_spaces(env, env_id)
+        raise ValueError(f"unknown or unavailable environment {env_id!r}: {_first_line(err)}") from None
+    except Exception as err:  # noqa: BLE001 - e.g. "module:Id" whose module fails to import
+        raise ValueError(f"cannot make environment {env_id!r}: {type(err).__name__}: {_first_line(err)}") from None
+    try:
+        check_spaces(env, env_id)
+    except ValueError:
+        env.close()
+        raise
     return env
 
 
-def check_spaces(env: gym.Env, env_id: str) -> None:
+def _first_line(err) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def action_space_kind(space) -> str:
+    """``"box"`` or ``"discrete"`` (the kinds an :class:`Algorithm` may declare), else the class name."""
+    if isinstance(space, gym.spaces.Box):
+        return "box"
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    return type(space).__name__
+
+
+def check_spaces(env: gym.Env, env_id: str, algo: Algorithm | None = None) -> None:
+    """The action space is a bounded, flat, non-empty Box (what every registered algorithm acts in),
+    the observation space a flat, non-empty Box; a one-line ``ValueError`` naming the problem otherwise."""
     space = env.action_space
-    if not isinstance(space, gym.spaces.Box):
-        raise ValueError(f"{env_id} has a {type(space).__name__} action space; soft Q-learning needs a continuous Box")
+    wanted = "box" if algo is None else algo.action_space
+    name = "soft Q-learning" if algo is None or algo.name == "sql" else algo.name
+    if action_space_kind(space) != wanted:
+        raise ValueError(f"{env_id} has a {type(space).__name__} action space; {name} needs a continuous Box")
+    if len(space.shape) != 1 or space.shape[0] == 0:
+        raise ValueError(f"{env_id} has a Box action space of shape {space.shape}; a flat, non-empty Box (d,) is required")
     if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
         raise ValueError(f"{env_id} has unbounded action bounds {space.low}..{space.high}; a bounded Box is required")
-    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
-        raise ValueError(f"{env_id} needs a flat Box observation space, got {env.observation_space}")
+    obs = env.observation_space
+    if not isinstance(obs, gym.spaces.Box) or len(obs.shape) != 1 or obs.shape[0] == 0:
+        raise ValueError(f"{env_id} needs a flat, non-empty Box observation space, got {obs}")
 
 
 def rescale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -131,6 +167,7 @@ def make_flat_host_step(algo: Algorithm, config, learn: bool, treedef, obs_dim: 
 
 
 def _init_carry(algo, config, obs_dim, action_dim, seed):
+    """One seed's fresh carry (every leaf its own buffer, so the compiled step may donate it)."""
     k_agent, k_loop = jax.random.split(jax.random.PRNGKey(seed))
     carry = HostCarry(
         agent=algo.init(config, obs_dim, action_dim, k_agent),
@@ -142,44 +179,135 @@ def _init_carry(algo, config, obs_dim, action_dim, seed):
     return jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
 
 
+def init_carries(algo, config, obs_dim: int, action_dim: int, seeds) -> HostCarry:
+    """Every seed's fresh carry stacked on a leading axis, as host (NumPy) arrays: the checkpoint's structure."""
+    carries = [jax.device_get(_init_carry(algo, config, obs_dim, action_dim, s)) for s in seeds]
+    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *carries)
+
+
+def _slot(stacked, i: int):
+    return jax.tree.map(lambda x: x[i], stacked)
+
+
+def _set_slot(stacked, i: int, one) -> None:
+    for dst, src in zip(jax.tree.leaves(stacked), jax.tree.leaves(one)):
+        dst[i] = np.asarray(src)
+
+
 def train_gym(
     config,
     *,
     env_id: str,
     seed: int = 0,
+    seeds=None,
     out_dir: str | Path,
     resume: bool = False,
     log_every: int = 1000,
     checkpoint_every: int = 10_000,
+    checkpoint_minutes: float = 5.0,
+    extend_to: int | None = None,
     progress: bool = True,
 ) -> RunResult:
-    """Train on a gymnasium environment on the host; see the module docstring."""
+    """Train on a gymnasium environment on the host, one seed after another; see the module docstring.
+
+    ``seeds`` (a list) trains several seeds into one run directory; ``seed`` is the single
+    seed otherwise.  With ``resume=True`` everything is read from ``out_dir`` and training
+    continues from the checkpoint (a seed that finished is not trained again); ``extend_to``
+    raises the run's ``total_steps`` (each seed is trained to the new length).
+    """
     out_dir = Path(out_dir)
     if resume:
-        meta = ckpt.read_json(out_dir / ckpt.CONFIG)
-        config = config_from_dict(meta["config"])
-        env_id, seed, log_every = meta["env_id"], meta["seeds"][0], meta["log_every"]
-    algo = algorithm_for(config)
+        run = RunDir.open(out_dir)
+        run.acquire()
+    else:
+        seeds = [int(seed)] if seeds is None else [int(s) for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
+        for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every),
+                            ("checkpoint_minutes", checkpoint_minutes)):
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        algo = registry.for_config(config)
+        env = make_env(env_id, config.max_path_length)
+        check_spaces(env, env_id, algo)
+        env.close()
+        run = RunDir.create(
+            out_dir, config=config, env_id=env_id, seeds=seeds, loop="gym",
+            settings={"log_every": int(log_every), "checkpoint_every": int(checkpoint_every),
+                      "checkpoint_minutes": float(checkpoint_minutes)},
+            stat_names=task_for(env_id).stat_names,
+        )
+    try:
+        return _train(run, resume=resume, extend_to=extend_to, progress=progress)
+    finally:
+        run.release()
+
+
+def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) -> RunResult:
+    config, algo, seeds, env_id = run.config, run.algo, run.seeds, run.env_id
+    settings = run.settings
+    log_every = int(settings.get("log_every", 1000))
+    checkpoint_every = int(settings.get("checkpoint_every", 10_000))
+    checkpoint_seconds = 60.0 * float(settings.get("checkpoint_minutes", 5.0))
     env = make_env(env_id, config.max_path_length)
-    obs_dim = env.observation_space.shape[0]
-    action_dim = env.action_space.shape[0]
+    check_spaces(env, env_id, algo)
+    obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    carries = init_carries(algo, config, obs_dim, action_dim, seeds)
+    if resume:
+        if run.has_checkpoint:
+            carries = run.load_checkpoint(carries)
+        else:
+            print(f"softq-ref: {run.path} has no checkpoint yet; starting it again from step 0", file=sys.stderr)
+    if extend_to is not None and extend_to != config.total_steps:
+        if extend_to < config.total_steps:
+            raise ValueError(f"--steps {extend_to} is shorter than the run's {config.total_steps} steps; a run can only be extended")
+        config = config.replace(total_steps=int(extend_to))
+        capacity = int(min(config.replay_capacity, config.total_steps))
+        carries = jax.device_get(carries._replace(buffer=grow_buffer(carries.buffer, capacity)))
+        carries = jax.tree.map(np.array, carries)
+        run.update(config=config)
+    # On resume, metric rows are kept per seed up to that seed's checkpointed step.
+    steps_done = [int(x) for x in np.asarray(carries.env_steps)]
+    writer = _truncate_rows(run, steps_done) if resume else run.metrics_writer()
+    result_carry = None
+    try:
+        for i, seed in enumerate(seeds):
+            if steps_done[i] >= config.total_steps:
+                continue
+            result_carry = _train_seed(
+                run, env, algo, config, carries, i, seed, writer, log_every, checkpoint_every, checkpoint_seconds,
+                progress, obs_dim, action_dim,
+            )
+    finally:
+        env.close()
+    total = int(np.asarray(carries.env_steps)[-1])
+    return RunResult(run_dir=run.path, carry=carries if len(seeds) > 1 else _slot(carries, 0), env_steps=total, seeds=seeds)
+
+
+def _truncate_rows(run: RunDir, steps_done: list[int]):
+    """Drop each seed's metric rows past its checkpoint (and unreadable ones); a writer appending after them."""
+    keep_step = {str(s): n for s, n in zip(run.seeds, steps_done)}
+    rows = []
+    for row in run.read_metrics():
+        try:
+            ok = None not in row and int(row.get("step") or "") <= keep_step.get(row.get("seed"), -1)
+        except ValueError:
+            ok = False
+        if ok:
+            rows.append(row)
+    writer = run.metrics_writer(resume_step=-1)  # rewrite with the header only, atomically
+    writer.write([{k: r.get(k, "") for k in writer.columns} for r in rows])
+    return writer
+
+
+def _train_seed(run, env, algo, config, carries, i, seed, writer, log_every, checkpoint_every, checkpoint_seconds,
+                progress, obs_dim, action_dim):
     low = env.action_space.low.astype(np.float64)
     high = env.action_space.high.astype(np.float64)
-    carry = _init_carry(algo, config, obs_dim, action_dim, seed)
-    if resume:
-        carry = ckpt.load(out_dir / ckpt.CHECKPOINT, carry)
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "algo": algo.name, "config": config_to_dict(config), "env_id": env_id, "seeds": [int(seed)],
-            "loop": "gym", "log_every": log_every, "softq_ref_version": softq_ref.__version__,
-            "jax_version": jax.__version__,
-        }
-        ckpt.write_json_atomic(out_dir / ckpt.CONFIG, meta)
-
-    columns = ["step", "seed", "episodes", "mean_return", *METRIC_COLUMNS, "wall_time"]
+    task = task_for(run.env_id)
+    carry = jax.tree.map(jnp.asarray, _slot(carries, i))
+    carry = jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
     env_steps = int(carry.env_steps)
-    writer = ckpt.MetricsWriter(out_dir / ckpt.METRICS, columns, resume_step=env_steps if resume else None)
     leaves, treedef = jax.tree.flatten(carry)
     steps = {
         learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, action_dim), donate_argnums=0)
@@ -187,70 +315,110 @@ def train_gym(
     }
     first_action = jax.jit(lambda agent, obs, key: algo.explore(agent, obs, key))
 
+    def checkpoint(leaves, episode):
+        carry = jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(episode))
+        _set_slot(carries, i, jax.device_get(carry))
+        run.save_checkpoint(carries)
+        return jax.tree.leaves(carry)
+
     episode = int(carry.episodes)
     obs, _ = env.reset(seed=int(seed) * 1_000_003 + episode)
     action = first_action(carry.agent, jnp.asarray(obs, jnp.float32), jax.random.fold_in(carry.key, episode))
-    pending_metrics, returns, episode_return = [], [], 0.0
-    last_checkpoint = env_steps
-    start = time.time()
-    bar = tqdm(total=config.total_steps, initial=env_steps, unit="step", disable=not progress, desc=f"{algo.name} {env_id}")
-    while env_steps < config.total_steps:
-        a = np.asarray(action)
-        next_obs, reward, terminated, truncated, _ = env.step(rescale_action(a, low, high))
-        episode_return += float(reward)
-        ended = terminated or truncated
-        if ended:
-            episode += 1
-            returns.append(episode_return)
-            episode_return = 0.0
-            act_obs, _ = env.reset(seed=int(seed) * 1_000_003 + episode)
-        else:
-            act_obs = next_obs
-        learn = env_steps >= config.min_replay_size
-        packed = pack_step_input(obs, a, reward, next_obs, terminated, act_obs)
-        leaves, action, metrics = steps[learn](leaves, packed)
-        obs = act_obs
-        if ended:
-            # A new episode's first action is drawn from (key, episode index) as on a resume,
-            # so that a run resumed from an episode-boundary checkpoint acts identically.
-            now = jax.tree.unflatten(treedef, leaves)
-            action = first_action(now.agent, jnp.asarray(act_obs, jnp.float32), jax.random.fold_in(now.key, episode))
-        env_steps += 1
-        if learn:
-            pending_metrics.append(metrics)
-        if env_steps % log_every == 0 or env_steps == config.total_steps or (
-            ended and env_steps - last_checkpoint >= checkpoint_every
-        ):
-            _flush(pending_metrics, returns, env_steps, seed, writer, start, out_dir)
-            pending_metrics, returns = [], []
-        if ended and env_steps - last_checkpoint >= checkpoint_every:
-            carry = jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(episode))
-            ckpt.save_atomic(out_dir / ckpt.CHECKPOINT, carry)
-            leaves = jax.tree.leaves(carry)
-            last_checkpoint = env_steps
-        bar.update(1)
-    bar.close()
-    _flush(pending_metrics, returns, env_steps, seed, writer, start, out_dir)
-    carry = jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(episode))
-    ckpt.save_atomic(out_dir / ckpt.CHECKPOINT, carry)
-    env.close()
-    return RunResult(run_dir=out_dir, carry=carry, env_steps=env_steps, seeds=[int(seed)])
+    log = _Log(seed, writer, task, run.stat_names)
+    last_checkpoint, last_checkpoint_time = env_steps, time.monotonic()
+    desc = f"{algo.name} {run.env_id}" + (f" seed {seed}" if len(run.seeds) > 1 else "")
+    bar = tqdm(total=config.total_steps, initial=env_steps, unit="step", disable=not progress, desc=desc)
+    try:
+        while env_steps < config.total_steps:
+            a = np.asarray(action)
+            next_obs, reward, terminated, truncated, info = env.step(rescale_action(a, low, high))
+            if not (math.isfinite(float(reward)) and np.all(np.isfinite(next_obs))):
+                what = "reward" if not math.isfinite(float(reward)) else "observation"
+                raise TrainingDiverged(
+                    f"the environment returned a non-finite {what} at step {env_steps + 1} (seed {seed}); "
+                    f"training stopped, {_kept(run)}"
+                )
+            log.episode_return += float(reward)
+            ended = terminated or truncated
+            if ended:
+                episode += 1
+                log.end_episode(info)
+                act_obs, _ = env.reset(seed=int(seed) * 1_000_003 + episode)
+            else:
+                act_obs = next_obs
+            learn = env_steps >= config.min_replay_size
+            packed = pack_step_input(obs, a, reward, next_obs, terminated, act_obs)
+            leaves, action, metrics = steps[learn](leaves, packed)
+            obs = act_obs
+            if ended:
+                # A new episode's first action is drawn from (key, episode index) as on a resume,
+                # so that a run resumed from an episode-boundary checkpoint acts identically.
+                now = jax.tree.unflatten(treedef, leaves)
+                action = first_action(now.agent, jnp.asarray(act_obs, jnp.float32), jax.random.fold_in(now.key, episode))
+            env_steps += 1
+            if learn:
+                log.pending.append(metrics)
+            due = ended and (env_steps - last_checkpoint >= checkpoint_every
+                             or time.monotonic() - last_checkpoint_time >= checkpoint_seconds)
+            if env_steps % log_every == 0 or env_steps == config.total_steps or due:
+                log.flush(env_steps, algo, run)
+            if due:
+                leaves = checkpoint(leaves, episode)
+                last_checkpoint, last_checkpoint_time = env_steps, time.monotonic()
+            bar.update(1)
+    finally:
+        bar.close()
+    log.flush(env_steps, algo, run)
+    checkpoint(leaves, episode)
+    return jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(episode))
 
 
-def _flush(pending, returns, env_steps, seed, writer, start, out_dir) -> None:
-    if not pending and not returns:
-        return
-    row = {"step": env_steps, "seed": seed, "episodes": len(returns),
-           "mean_return": float(np.mean(returns)) if returns else "", "wall_time": round(time.time() - start, 3)}
-    if pending:
-        stacked = jax.device_get(jax.tree.map(lambda *xs: jnp.stack(xs), *pending))
-        q_loss = np.asarray(stacked["q_loss"])
-        if not np.all(np.isfinite(q_loss)):
-            first = int(np.argmax(~np.isfinite(q_loss)))
-            raise TrainingDiverged(
-                f"non-finite Q loss at step {env_steps - len(q_loss) + first + 1}; training stopped, "
-                f"last good checkpoint kept in {out_dir}"
-            )
-        for name, values in stacked.items():
-            row[name] = float(np.mean(values))
-    writer.write([row])
+def _kept(run: RunDir) -> str:
+    """What a stopped run leaves behind, truthfully."""
+    if run.has_checkpoint:
+        return f"the last checkpoint is kept in {run.path} (continue with --resume)"
+    return f"no checkpoint was written yet, so there is nothing to resume in {run.path}"
+
+
+class _Log:
+    """The metric rows of one seed: episode returns, the task's episode statistics, train_step's metrics."""
+
+    def __init__(self, seed, writer, task, stat_names):
+        self.seed, self.writer, self.task, self.stat_names = seed, writer, task, list(stat_names)
+        self.pending, self.returns, self.episode_return = [], [], 0.0
+        self.stats = np.zeros(len(self.stat_names), np.int64)
+        self.start = time.time()
+
+    def end_episode(self, info) -> None:
+        self.returns.append(self.episode_return)
+        self.episode_return = 0.0
+        if self.task.episode_stats is not None and self.stat_names:
+            self.stats += np.asarray(self.task.episode_stats(info), np.int64)
+
+    def flush(self, env_steps, algo, run) -> None:
+        if not self.pending and not self.returns:
+            return
+        row = {"step": env_steps, "seed": self.seed, "episodes": len(self.returns),
+               "mean_return": float(np.mean(self.returns)) if self.returns else "",
+               "wall_time": round(time.time() - self.start, 3)}
+        for name, count in zip(self.stat_names, self.stats):
+            row[name] = int(count)
+        if self.pending:
+            stacked = jax.device_get(jax.tree.map(lambda *xs: jnp.stack(xs), *self.pending))
+            _check_metric_names(algo, stacked)
+            watched = ["q_loss"] if "q_loss" in stacked else sorted(stacked)
+            bad = np.zeros(len(self.pending), bool)
+            for name in watched:
+                bad |= ~np.isfinite(np.asarray(stacked[name]))
+            if np.any(bad):
+                first = int(np.argmax(bad))
+                what = "Q loss" if watched == ["q_loss"] else "training metric"
+                raise TrainingDiverged(
+                    f"non-finite {what} at step {env_steps - len(bad) + first + 1} (seed {self.seed}); "
+                    f"training stopped, {_kept(run)}"
+                )
+            for name, values in stacked.items():
+                row[name] = float(np.mean(values))
+        self.writer.write([row])
+        self.pending, self.returns = [], []
+        self.stats[:] = 0

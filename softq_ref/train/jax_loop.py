@@ -15,10 +15,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from softq_ref.agent import Algorithm
 from softq_ref.agent import replay
+from softq_ref.agent.algorithm import Algorithm
 from softq_ref.agent.replay import ReplayBuffer, Transition
-from softq_ref.envs.jax_env import JaxEnv
+from softq_ref.envs.task import JaxEnv
 
 
 class LoopCarry(NamedTuple):
@@ -38,7 +38,7 @@ class ChunkStats(NamedTuple):
     metrics: dict
     episodes: jax.Array
     return_sum: jax.Array
-    goal_counts: jax.Array
+    episode_stats: jax.Array  # int [len(env.stat_names)]: the task's counters summed over ended episodes
     first_nonfinite: jax.Array
 
 
@@ -68,7 +68,12 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
     ``min_replay_size`` transitions); with ``learn=True`` every step is followed by one
     ``train_step`` on a minibatch sampled from the buffer.
     """
-    num_goals = max(env.num_goals, 1)
+    num_stats = len(env.stat_names)
+
+    def stats_of(info):
+        if env.episode_stats is None or not num_stats:
+            return jnp.zeros((num_stats,), jnp.int32)
+        return jnp.asarray(env.episode_stats(info), jnp.int32)
 
     def one_step(carry: LoopCarry, _):
         key, k_act, k_env, k_batch, k_train = jax.random.split(carry.key, 5)
@@ -87,9 +92,8 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
             metrics = {}
         ended = jnp.logical_or(terminated, truncated)
         episode_return = carry.episode_return + reward
-        goal = info.get("goal", jnp.int32(-1)) if isinstance(info, dict) else jnp.int32(-1)
-        goal_hit = jax.nn.one_hot(jnp.where(ended, goal, -1), num_goals, dtype=jnp.int32)
-        out = (metrics, ended, jnp.where(ended, episode_return, 0.0), goal_hit)
+        episode_stats = jnp.where(ended, stats_of(info), 0)
+        out = (metrics, ended, jnp.where(ended, episode_return, 0.0), episode_stats)
         new = LoopCarry(
             agent=agent,
             buffer=buffer,
@@ -101,10 +105,12 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
         return new, out
 
     def chunk(carry: LoopCarry):
-        carry, (metrics, ended, returns, goal_hits) = jax.lax.scan(one_step, carry, None, length=num_steps)
+        carry, (metrics, ended, returns, episode_stats) = jax.lax.scan(one_step, carry, None, length=num_steps)
         if learn:
-            q_loss = metrics["q_loss"]
-            bad = ~jnp.isfinite(q_loss)
+            # A step is bad when its Q loss (or, for an algorithm without one, any metric) is not finite.
+            bad = jnp.zeros((num_steps,), bool)
+            for name in divergence_metrics(metrics):
+                bad = bad | ~jnp.isfinite(metrics[name])
             first_bad = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
             means = {k: jnp.mean(v) for k, v in metrics.items()}
         else:
@@ -114,12 +120,17 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
             metrics=means,
             episodes=jnp.sum(ended).astype(jnp.int32),
             return_sum=jnp.sum(returns),
-            goal_counts=jnp.sum(goal_hits, axis=0),
+            episode_stats=jnp.sum(episode_stats, axis=0),
             first_nonfinite=first_bad,
         )
         return carry, stats
 
     return chunk
+
+
+def divergence_metrics(metrics) -> list[str]:
+    """The metrics whose non-finite value stops a run: ``q_loss`` when reported, else all of them."""
+    return ["q_loss"] if "q_loss" in metrics else sorted(metrics)
 
 
 def schedule(config, chunk_steps: int) -> list[tuple[int, bool]]:

@@ -1,14 +1,16 @@
 """Runs of the fully jitted loop: run directory, metrics, progress bar, checkpoints, resume.
 
-A run directory holds ``config.json`` (algorithm, hyperparameters, environment, seeds),
-``metrics.csv`` (one row per seed per chunk), ``checkpoint.eqx`` (the whole loop carry of
-every seed, written atomically after each chunk) and, for the multi-goal task,
-``figure.png``.  ``resume`` reloads the carry and runs the remaining chunks with the same
-compiled function, so the result is bit-identical to a run that was never interrupted.
+The run directory (:class:`~softq_ref.io.run_dir.RunDir`) holds ``config.json``,
+``metrics.csv`` (one row per seed per chunk) and ``checkpoint.eqx`` (the whole loop carry of
+every seed, written atomically after each chunk).  ``resume`` reloads the carry and runs the
+remaining chunks with the same compiled function, so the result is bit-identical to a run
+that was never interrupted.  ``extend_to`` continues a finished (or unfinished) run to a
+larger number of steps; see :func:`grow_buffer` for what happens to the replay buffer.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,31 +20,31 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-import softq_ref
-from softq_ref.agent import algorithm_for
-from softq_ref.agent.config import config_from_dict, config_to_dict
-from softq_ref.envs.jax_env import JAX_ENVS, JaxEnv
-from softq_ref.io import checkpoint as ckpt
+from softq_ref.agent import registry
+from softq_ref.agent.replay import ReplayBuffer
+from softq_ref.envs.task import JaxEnv, task_for
+from softq_ref.io.run_dir import RunDir, RunDirError
 from softq_ref.train import jax_loop
-
-METRIC_COLUMNS = ["q_loss", "mean_q", "soft_value", "svgd_direction_norm", "bandwidth", "policy_spread", "actor_loss"]
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the last good checkpoint was kept."""
+    """A loss (or a value from the environment) became NaN or infinite; the message says what was kept."""
 
 
 @dataclass
 class RunResult:
     run_dir: Path
-    carry: jax_loop.LoopCarry
+    carry: object
     env_steps: int
     seeds: list[int]
 
 
-def _columns(env: JaxEnv) -> list[str]:
-    goals = [f"goal_{i}" for i in range(env.num_goals)]
-    return ["step", "seed", "episodes", "mean_return", *goals, *METRIC_COLUMNS, "wall_time"]
+def jax_env_of(env_id: str) -> JaxEnv:
+    """The pure-JAX twin of a declared task; ``ValueError`` when it has none."""
+    task = task_for(env_id)
+    if task.jax_env is None:
+        raise ValueError(f"{env_id!r} has no JAX version; train it with the gymnasium host loop")
+    return task.jax_env()
 
 
 def _init_carries(algo, config, env, seeds):
@@ -53,16 +55,35 @@ def _init_carries(algo, config, env, seeds):
     return jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
 
 
+def grow_buffer(buffer: ReplayBuffer, capacity: int) -> ReplayBuffer:
+    """The same transitions in a buffer of ``capacity >= buffer.capacity`` slots (leading axes kept).
+
+    A run allocates ``min(replay_capacity, total_steps)`` slots, so a buffer smaller than the
+    configured capacity never wrapped: its transitions sit in slots ``[0, size)``.  Extending
+    the run grows it to ``min(replay_capacity, new total_steps)``, so the extended run keeps
+    every transition, as a run planned that long from the start would.
+    """
+    old = buffer.capacity if buffer.data.reward.ndim == 1 else buffer.data.reward.shape[-1]
+    if capacity <= old:
+        return buffer
+    axis = buffer.data.reward.ndim - 1  # 0 for one seed, 1 with a leading seed axis
+
+    def pad(store):
+        widths = [(0, 0)] * store.ndim
+        widths[axis] = (0, capacity - old)
+        return jnp.pad(store, widths)
+
+    data = jax.tree.map(pad, buffer.data)
+    position = jnp.where(buffer.size < capacity, buffer.size, 0).astype(jnp.int32)
+    return ReplayBuffer(data=data, position=position, size=buffer.size)
+
+
 def load_carry(run_dir: str | Path) -> tuple[dict, object, JaxEnv, jax_loop.LoopCarry]:
-    """``(meta, config, env, carry)`` of a run directory's checkpoint (all seeds)."""
-    run_dir = Path(run_dir)
-    meta = ckpt.read_json(run_dir / ckpt.CONFIG)
-    config = config_from_dict(meta["config"])
-    env = JAX_ENVS[meta["env_id"]]()
-    algo = algorithm_for(config)
-    like = _init_carries(algo, config, env, meta["seeds"])
-    carry = ckpt.load(run_dir / ckpt.CHECKPOINT, like)
-    return meta, config, env, carry
+    """``(meta, config, env, carry)`` of a jitted-loop run directory's checkpoint (all seeds)."""
+    run = RunDir.open(run_dir)
+    env = jax_env_of(run.env_id)
+    carry = run.load_checkpoint(_init_carries(run.algo, run.config, env, run.seeds))
+    return run.meta, run.config, env, carry
 
 
 def train_jax(
@@ -73,92 +94,120 @@ def train_jax(
     out_dir: str | Path,
     chunk_steps: int = 1000,
     resume: bool = False,
+    extend_to: int | None = None,
     progress: bool = True,
 ) -> RunResult:
     """Train on a JAX environment, ``len(seeds)`` seeds as one vmapped program.
 
     Writes ``config.json``, ``metrics.csv`` and ``checkpoint.eqx`` in ``out_dir`` as it goes.
     With ``resume=True`` the configuration is read from ``out_dir`` (``config`` is ignored)
-    and training continues from the checkpoint.
-    Raises :class:`TrainingDiverged` when a loss becomes non-finite.
+    and training continues from the checkpoint; ``extend_to`` (with ``resume``) raises the
+    run's ``total_steps``.  Raises :class:`TrainingDiverged` when a loss becomes non-finite.
     """
     out_dir = Path(out_dir)
     if resume:
-        meta, config, env, carry = load_carry(out_dir)
-        seeds, chunk_steps, env_id = meta["seeds"], meta["chunk_steps"], meta["env_id"]
+        run = RunDir.open(out_dir)
+        run.acquire()
     else:
-        if env_id not in JAX_ENVS:
-            raise ValueError(f"{env_id!r} has no JAX version; known: {', '.join(JAX_ENVS)}")
-        env = JAX_ENVS[env_id]()
+        env = jax_env_of(env_id)
+        algo = registry.for_config(config)
+        _check_action_space(algo, env.action_space, env_id)
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "algo": algorithm_for(config).name,
-            "config": config_to_dict(config),
-            "env_id": env_id,
-            "seeds": seeds,
-            "chunk_steps": chunk_steps,
-            "loop": "jax",
-            "softq_ref_version": softq_ref.__version__,
-            "jax_version": jax.__version__,
-        }
-        ckpt.write_json_atomic(out_dir / ckpt.CONFIG, meta)
-        carry = None
-    algo = algorithm_for(config)
-    if carry is None:
-        carry = _init_carries(algo, config, env, seeds)
+        if chunk_steps < 1:
+            raise ValueError(f"chunk_steps must be >= 1, got {chunk_steps}")
+        run = RunDir.create(out_dir, config=config, env_id=env_id, seeds=seeds, loop="jax",
+                            settings={"chunk_steps": int(chunk_steps)}, stat_names=env.stat_names)
+    try:
+        return _train(run, resume=resume, extend_to=extend_to, progress=progress)
+    finally:
+        run.release()
 
-    done_steps = int(np.asarray(carry.env_steps)[0])
-    writer = ckpt.MetricsWriter(out_dir / ckpt.METRICS, _columns(env), resume_step=done_steps if resume else None)
+
+def _check_action_space(algo, kind: str, env_id: str) -> None:
+    if algo.action_space != kind:
+        raise ValueError(f"{algo.name} needs a {algo.action_space} action space; {env_id} has a {kind} one")
+
+
+def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) -> RunResult:
+    config, algo, seeds = run.config, run.algo, run.seeds
+    env = jax_env_of(run.env_id)
+    chunk_steps = int(run.settings.get("chunk_steps", 1000))
+    carry = _init_carries(algo, config, env, seeds)
+    done_steps = 0
+    if resume:
+        if run.has_checkpoint:
+            carry = run.load_checkpoint(carry)
+            done_steps = int(np.asarray(carry.env_steps)[0])
+        else:
+            print(f"softq-ref: {run.path} has no checkpoint yet; starting it again from step 0", file=sys.stderr)
+    if extend_to is not None and extend_to != config.total_steps:
+        if extend_to < max(done_steps, config.total_steps):
+            raise ValueError(f"--steps {extend_to} is shorter than the run's {config.total_steps} steps; a run can only be extended")
+        config = config.replace(total_steps=int(extend_to))
+        carry = carry._replace(buffer=grow_buffer(carry.buffer, jax_loop.buffer_capacity(config)))
+        run.update(config=config)
+
+    writer = run.metrics_writer(resume_step=done_steps if resume else None)
     compiled = {}
     start = time.time()
-    position = 0
     bar = tqdm(total=config.total_steps, initial=done_steps, unit="step", disable=not progress, desc=f"{algo.name} x{len(seeds)}")
-    for num_steps, learn in jax_loop.schedule(config, chunk_steps):
-        position += num_steps
-        if position <= done_steps:
-            continue  # finished before the checkpoint we resumed from
-        if (num_steps, learn) not in compiled:
-            chunk = jax_loop.make_chunk(algo, config, env, num_steps, learn)
-            compiled[(num_steps, learn)] = jax.jit(jax.vmap(chunk), donate_argnums=0)
-        new_carry, stats = compiled[(num_steps, learn)](carry)
-        stats = jax.device_get(stats)
-        bad = np.asarray(stats.first_nonfinite)
-        if np.any(bad >= 0):
-            seed_i = int(np.argmax(bad >= 0))
-            step = position - num_steps + int(bad[seed_i]) + 1
-            bar.close()
-            raise TrainingDiverged(
-                f"non-finite Q loss at step {step} (seed {seeds[seed_i]}); training stopped, "
-                f"last good checkpoint (step {position - num_steps}) kept in {out_dir}"
-            )
-        carry = new_carry
-        rows = []
-        for i, seed in enumerate(seeds):
-            episodes = int(stats.episodes[i])
-            row = {
-                "step": position,
-                "seed": seed,
-                "episodes": episodes,
-                "mean_return": float(stats.return_sum[i]) / episodes if episodes else "",
-                "wall_time": round(time.time() - start, 3),
-            }
-            for g in range(env.num_goals):
-                row[f"goal_{g}"] = int(stats.goal_counts[i][g])
-            for name, value in stats.metrics.items():
-                row[name] = float(value[i])
-            rows.append(row)
-        writer.write(rows)
-        ckpt.save_atomic(out_dir / ckpt.CHECKPOINT, carry)
-        bar.update(num_steps)
-        if learn and "q_loss" in stats.metrics:
-            bar.set_postfix(q_loss=f"{float(np.mean(stats.metrics['q_loss'])):.3g}")
-    bar.close()
-    return RunResult(run_dir=out_dir, carry=carry, env_steps=int(np.asarray(carry.env_steps)[0]), seeds=list(seeds))
+    position = 0
+    try:
+        for num_steps, learn in jax_loop.schedule(config, chunk_steps):
+            begin, position = position, position + num_steps
+            if position <= done_steps:
+                continue  # finished before the checkpoint we resumed from
+            if begin < done_steps:  # a chunk cut short by a change of schedule (an extended run)
+                num_steps = position - done_steps
+            if (num_steps, learn) not in compiled:
+                chunk = jax_loop.make_chunk(algo, config, env, num_steps, learn)
+                compiled[(num_steps, learn)] = jax.jit(jax.vmap(chunk), donate_argnums=0)
+            new_carry, stats = compiled[(num_steps, learn)](carry)
+            stats = jax.device_get(stats)
+            _check_metric_names(algo, stats.metrics)
+            bad = np.asarray(stats.first_nonfinite)
+            if np.any(bad >= 0):
+                seed_i = int(np.argmax(bad >= 0))
+                step = position - num_steps + int(bad[seed_i]) + 1
+                kept = position - num_steps
+                what = "Q loss" if "q_loss" in stats.metrics else "training metric"
+                where = (f"last good checkpoint (step {kept}) kept in {run.path}" if run.has_checkpoint
+                         else f"no checkpoint was written yet; nothing to resume in {run.path}")
+                raise TrainingDiverged(f"non-finite {what} at step {step} (seed {seeds[seed_i]}); training stopped, {where}")
+            carry = new_carry
+            rows = []
+            for i, seed in enumerate(seeds):
+                episodes = int(stats.episodes[i])
+                row = {
+                    "step": position,
+                    "seed": seed,
+                    "episodes": episodes,
+                    "mean_return": float(stats.return_sum[i]) / episodes if episodes else "",
+                    "wall_time": round(time.time() - start, 3),
+                }
+                for name, count in zip(env.stat_names, np.asarray(stats.episode_stats[i])):
+                    row[name] = int(count)
+                for name, value in stats.metrics.items():
+                    row[name] = float(value[i])
+                rows.append(row)
+            writer.write(rows)
+            run.save_checkpoint(carry)
+            bar.update(num_steps)
+            if learn and "q_loss" in stats.metrics:
+                bar.set_postfix(q_loss=f"{float(np.mean(stats.metrics['q_loss'])):.3g}")
+    finally:
+        bar.close()
+    return RunResult(run_dir=run.path, carry=carry, env_steps=int(np.asarray(carry.env_steps)[0]), seeds=list(seeds))
 
 
-def agent_of(carry: jax_loop.LoopCarry, index: int = 0):
+def _check_metric_names(algo, metrics) -> None:
+    unknown = sorted(set(metrics) - set(algo.metrics))
+    if unknown:
+        raise RunDirError(f"{algo.name}.train_step reported metrics its Algorithm does not declare: {unknown}")
+
+
+def agent_of(carry, index: int = 0):
     """The agent state of one seed of a (vmapped) carry."""
     return jax.tree.map(lambda x: x[index], carry.agent)

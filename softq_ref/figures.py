@@ -15,7 +15,6 @@ canvas (no pyplot, no display, no global state), saves a PNG and returns the fig
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,7 @@ from matplotlib.patches import Circle
 from softq_ref.agent import Algorithm
 from softq_ref.envs import multigoal
 from softq_ref.envs.jax_env import multigoal_env
+from softq_ref.io.run_dir import read_metrics
 from softq_ref.train.evaluate import goal_summary, rollout_jax
 
 __all__ = ["FIGURE1_STATES", "GOAL_COLOURS", "learning_curve_figure", "multigoal_figure"]
@@ -240,8 +240,7 @@ def _rows_of(source) -> tuple[list[dict], str]:
     """Rows (dicts) of one source and a default label for it."""
     if isinstance(source, (str, os.PathLike)):
         p = Path(source)
-        with p.open(newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = read_metrics(p)
         label = p.parent.name if p.name == "metrics.csv" and p.parent.name else p.stem
         return rows, label
     if isinstance(source, Mapping):
