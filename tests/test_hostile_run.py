@@ -229,3 +229,20 @@ def test_the_host_loop_checkpoints_by_wall_time_at_episode_boundaries(tmp_path):
     finally:
         RunDir.save_checkpoint = original
     assert saved == [20, 40, 60, 80, 80]  # every episode end (20 steps), then the final one
+
+
+def test_resume_with_more_steps_extends_a_host_loop_run_and_grows_its_buffer(tmp_path, capsys):
+    """Item 6: `--resume RUN --steps N` trains the run on to N; the replay buffer grows to keep every transition."""
+    from softq_ref.train.gym_loop import init_carries
+
+    out = tmp_path / "grow"
+    code, err = _run_cli(capsys, ["train", "--env", "hostile/Fine-v0", "--alpha", "1", "--steps", "40", "--quiet",
+                                  "--out", str(out)])
+    assert code == 0, err
+    code, err = _run_cli(capsys, ["train", "--resume", str(out), "--steps", "80", "--quiet"])
+    assert code == 0, err
+    run = RunDir.open(out)
+    assert run.config.total_steps == 80
+    like = init_carries(run.algo, run.config, 2, 2, run.seeds)
+    carry = run.load_checkpoint(like)
+    assert int(carry.env_steps[0]) == 80 and carry.buffer.data.reward.shape == (1, 80) and int(carry.buffer.size[0]) == 80
