@@ -58,6 +58,7 @@ def format_report(report) -> str:
         f"  adapter    {report.adapter}, {report.dtype}; Hypothesis: {report.examples} examples per property, "
         f"seed {report.seed}",
         f"  tolerance  |got - want| <= {report.atol:g} + {report.rtol:g} * max(|want|, scale)",
+        *([f"  candidate  run {report.isolation}"] if report.isolation else []),
         "",
         f"  {'property':<12}{'result':<8}{'checked':>9}  {'max abs err':>11}  {'max rel err':>11}  {'err/tol':>8}",
     ]
@@ -129,5 +130,6 @@ def report_dict(report) -> dict:
         props.append(entry)
     return {"candidate": report.candidate, "equation": report.target.label, "signature": report.target.signature,
             "adapter": report.adapter, "dtype": report.dtype, "rtol": report.rtol, "atol": report.atol,
-            "examples": report.examples, "seed": report.seed, "passed": report.passed, "failed": report.failed,
+            "examples": report.examples, "seed": report.seed, "isolation": report.isolation,
+            "timeout": report.timeout, "passed": report.passed, "failed": report.failed,
             "properties": props}
