@@ -12,7 +12,7 @@ Each property reports pass or fail, how many inputs it checked, the worst absolu
 relative errors over all of them, and, on failure, the counterexample: its inputs, the
 expected and the returned outputs, and the worst element.  The comparison is
 $|y - y^\star| \le \mathrm{atol} + \mathrm{rtol} \max(|y^\star|, \mathrm{scale})$
-(see ``softq_ref.conformance.targets``); a non-finite output where the reference is
+(see ``softq_ref.conformance.declaration``); a non-finite output where the reference is
 finite always fails, and so does an exception, a wrong shape or a missing output.
 """
 
@@ -20,109 +20,18 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from softq_ref.conformance.adapters import Adapter, get_adapter
-from softq_ref.conformance.candidate import load_candidate
+from softq_ref.conformance.candidate import load_candidate  # noqa: F401  (public: softq_ref.conformance.load_candidate)
 from softq_ref.conformance.isolation import DEFAULT_TIMEOUT, CandidateFailure, CandidateFatal, open_candidate
+from softq_ref.conformance.results import Comparison, Counterexample, PropertyResult, Report
 from softq_ref.conformance.targets import Target, get_target
-
-#: Cases of a failing golden property named in the report.
-MAX_NAMED_CASES = 6
-
 
 class ReferenceFailure(RuntimeError):
     """The reference itself failed on generated inputs: a bug of this package, never the candidate's."""
-
-
-@dataclass
-class Comparison:
-    """The outcome of comparing one candidate call with the reference."""
-
-    ok: bool
-    max_abs: float = 0.0
-    max_rel: float = 0.0
-    ratio: float = 0.0
-    where: str = ""
-    message: str = ""
-
-
-@dataclass
-class Counterexample:
-    """A failing input: where it came from, the inputs, the expected and returned outputs."""
-
-    label: str
-    inputs: dict
-    want: dict
-    got: dict | None
-    comparison: Comparison
-    note: str = ""
-
-
-@dataclass
-class PropertyResult:
-    """Pass or fail of one property, with its worst errors and (on failure) a counterexample."""
-
-    name: str
-    description: str
-    passed: bool
-    checked: int
-    max_abs_error: float
-    max_rel_error: float
-    max_ratio: float
-    counterexample: Counterexample | None = None
-    failing_cases: list[str] = field(default_factory=list)
-    message: str = ""
-
-
-@dataclass
-class Report:
-    """The result of checking one candidate against one target."""
-
-    target: Target
-    candidate: str
-    adapter: str
-    dtype: str
-    rtol: float
-    atol: float
-    properties: list[PropertyResult]
-    examples: int
-    seed: int
-    isolation: str = ""
-    timeout: float | None = None
-
-    @property
-    def passed(self) -> bool:
-        return all(p.passed for p in self.properties)
-
-    @property
-    def failed(self) -> list[str]:
-        """Names of the failing properties."""
-        return [p.name for p in self.properties if not p.passed]
-
-    def format(self) -> str:
-        """A readable report (what ``softq-ref conform`` prints)."""
-        from softq_ref.conformance.report import format_report
-
-        return format_report(self)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready summary (``softq-ref conform --json``)."""
-        from softq_ref.conformance.report import report_dict
-
-        return report_dict(self)
-
-    # Defined last: inside this class body the name ``property`` is this method from here on.
-    def property(self, name: str) -> PropertyResult:
-        """The result of one property by name (``KeyError`` if it was not run)."""
-        for p in self.properties:
-            if p.name == name:
-                return p
-        raise KeyError(name)
 
 
 # --------------------------------------------------------------------------- comparing

@@ -1,10 +1,13 @@
-"""Text and JSON renderings of a conformance ``Report``."""
+"""Text and JSON renderings of a conformance ``Report`` (``softq_ref.conformance.results``)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+#: Cases of a failing golden property named in the report.
+MAX_NAMED_CASES = 6
 
 
 def _num(x: float) -> str:
@@ -73,8 +76,6 @@ def format_report(report) -> str:
             continue
         lines += ["", f"FAIL {p.name}: {p.description}"]
         if p.failing_cases:
-            from softq_ref.conformance.check import MAX_NAMED_CASES
-
             more = ", ..." if len(p.failing_cases) > MAX_NAMED_CASES else ""
             names = ", ".join(p.failing_cases[:MAX_NAMED_CASES]) + more
             lines.append(f"  {len(p.failing_cases)} of {p.checked} cases failed: {names}")
