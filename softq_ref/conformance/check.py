@@ -25,10 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from softq_ref.conformance.adapters import Adapter, get_adapter
-from softq_ref.conformance.candidate import load_candidate  # noqa: F401  (public: softq_ref.conformance.load_candidate)
+from softq_ref.conformance.candidate import load_candidate
 from softq_ref.conformance.isolation import DEFAULT_TIMEOUT, CandidateFailure, CandidateFatal, open_candidate
 from softq_ref.conformance.results import Comparison, Counterexample, PropertyResult, Report
 from softq_ref.conformance.targets import Target, get_target
+
+# The result types and the loader are documented here, where ``check`` returns and uses them.
+__all__ = ["Comparison", "Counterexample", "PropertyResult", "Report", "check", "compare", "evaluate",
+           "load_candidate", "run_candidate"]
 
 class ReferenceFailure(RuntimeError):
     """The reference itself failed on generated inputs: a bug of this package, never the candidate's."""
