@@ -196,11 +196,13 @@ def open_candidate(candidate, adapter, *, timeout: float | None, isolate: bool |
         return InProcess(load_candidate(candidate) if isinstance(candidate, str) else candidate, adapter,
                          "isolate=False")
     try:
+        if os.name != "posix":  # the pipes are handed to the child with pass_fds
+            raise CannotIsolate(f"child processes are implemented for POSIX systems, not {os.name!r}")
         payload = _payload(candidate, adapter)
     except CannotIsolate as err:
         if isolate:
             raise ValueError(f"cannot run the candidate in a child process: {err}") from None
-        return InProcess(candidate, adapter, str(err))
+        return InProcess(load_candidate(candidate) if isinstance(candidate, str) else candidate, adapter, str(err))
     try:
         return ChildProcess(payload, timeout)
     except CandidateFatal as err:
