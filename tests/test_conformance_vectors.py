@@ -14,7 +14,7 @@ from softq_ref.conformance.targets import TARGETS
 
 
 def test_vectors_agree_with_the_code():
-    # Recomputes every case with the reference; a change of the code or of cases.py
+    # Recomputes every case with the reference; a change of the code or of the cases a family declares
     # without `python -m softq_ref.conformance.vectors --write` fails here.
     problems = vectors.verify()
     assert not problems, "\n".join(problems)

@@ -13,6 +13,17 @@ package compares a third-party function with the reference, one equation at a ti
 * ``TARGETS`` / ``checkable_entries()``: what can be checked, and with which signature.
 * ``softq-ref conform``: the same from the command line.
 
+The candidate runs in a child process with a time limit per call
+(``softq_ref.conformance.isolation``): a candidate that ends, crashes or hangs fails its
+property; it cannot end the caller's process.
+
+Layout: ``families/`` declares the targets, one module per family of equations (each
+with its references, tolerance scales, golden cases and Hypothesis inputs);
+``declaration`` is what a declaration holds; ``targets`` collects them; ``check`` runs the
+properties and ``results`` / ``report`` hold and render the outcome; ``candidate``,
+``isolation`` and ``adapters`` call the candidate; ``vectors`` writes and reads
+``spec/vectors``; ``curves`` checks learning curves.
+
 Example:
   >>> import numpy as np
   >>> from softq_ref.conformance import check
@@ -26,13 +37,8 @@ for ``adapter="torch"``.
 """
 
 from softq_ref.conformance.adapters import ADAPTERS, Adapter, get_adapter
-from softq_ref.conformance.check import (
-    Counterexample,
-    PropertyResult,
-    Report,
-    check,
-    load_candidate,
-)
+from softq_ref.conformance.candidate import load_candidate
+from softq_ref.conformance.check import check
 from softq_ref.conformance.curves import (
     CurveReport,
     ReferenceCurve,
@@ -41,6 +47,7 @@ from softq_ref.conformance.curves import (
     summarize,
     write_reference_curve,
 )
+from softq_ref.conformance.results import Counterexample, PropertyResult, Report
 from softq_ref.conformance.targets import TARGETS, Property, Target, checkable_entries, get_target
 
 __all__ = [

@@ -51,9 +51,13 @@ class Adapter:
 
     # -- calls --------------------------------------------------------------------------
 
+    def call_raw(self, fn: Callable, args: Sequence):
+        """``fn(*args)`` with arrays converted; the result as the candidate returned it."""
+        return fn(*self._args(args))
+
     def call(self, fn: Callable, args: Sequence):
         """``fn(*args)`` with arrays converted; the result as NumPy float64 (a tuple stays a tuple)."""
-        return self._outputs(fn(*self._args(args)))
+        return self._outputs(self.call_raw(fn, args))
 
     def grad(self, fn: Callable, args: Sequence, argnum: int) -> np.ndarray:
         """The gradient of the scalar ``fn(*args)`` with respect to ``args[argnum]``."""
@@ -124,9 +128,13 @@ class JaxAdapter(Adapter):
     def to_native(self, x: np.ndarray):
         return self.jax.numpy.asarray(np.asarray(x, dtype=self.dtype))
 
+    def call_raw(self, fn, args):
+        with self._x64():
+            return fn(*self._args(args))
+
     def call(self, fn, args):
         with self._x64():
-            return self._outputs(fn(*self._args(args)))
+            return self._outputs(self.call_raw(fn, args))
 
     def grad(self, fn, args, argnum):
         with self._x64():

@@ -12,165 +12,30 @@ Each property reports pass or fail, how many inputs it checked, the worst absolu
 relative errors over all of them, and, on failure, the counterexample: its inputs, the
 expected and the returned outputs, and the worst element.  The comparison is
 $|y - y^\star| \le \mathrm{atol} + \mathrm{rtol} \max(|y^\star|, \mathrm{scale})$
-(see ``softq_ref.conformance.targets``); a non-finite output where the reference is
+(see ``softq_ref.conformance.declaration``); a non-finite output where the reference is
 finite always fails, and so does an exception, a wrong shape or a missing output.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
-import os
 import random
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from softq_ref.conformance.adapters import Adapter, get_adapter
+from softq_ref.conformance.candidate import load_candidate
+from softq_ref.conformance.isolation import DEFAULT_TIMEOUT, CandidateFailure, CandidateFatal, open_candidate
+from softq_ref.conformance.results import Comparison, Counterexample, PropertyResult, Report
 from softq_ref.conformance.targets import Target, get_target
 
-#: Cases of a failing golden property named in the report.
-MAX_NAMED_CASES = 6
-
+# The result types and the loader are documented here, where ``check`` returns and uses them.
+__all__ = ["Comparison", "Counterexample", "PropertyResult", "Report", "check", "compare", "evaluate",
+           "load_candidate", "run_candidate"]
 
 class ReferenceFailure(RuntimeError):
     """The reference itself failed on generated inputs: a bug of this package, never the candidate's."""
-
-
-@dataclass
-class Comparison:
-    """The outcome of comparing one candidate call with the reference."""
-
-    ok: bool
-    max_abs: float = 0.0
-    max_rel: float = 0.0
-    ratio: float = 0.0
-    where: str = ""
-    message: str = ""
-
-
-@dataclass
-class Counterexample:
-    """A failing input: where it came from, the inputs, the expected and returned outputs."""
-
-    label: str
-    inputs: dict
-    want: dict
-    got: dict | None
-    comparison: Comparison
-    note: str = ""
-
-
-@dataclass
-class PropertyResult:
-    """Pass or fail of one property, with its worst errors and (on failure) a counterexample."""
-
-    name: str
-    description: str
-    passed: bool
-    checked: int
-    max_abs_error: float
-    max_rel_error: float
-    max_ratio: float
-    counterexample: Counterexample | None = None
-    failing_cases: list[str] = field(default_factory=list)
-    message: str = ""
-
-
-@dataclass
-class Report:
-    """The result of checking one candidate against one target."""
-
-    target: Target
-    candidate: str
-    adapter: str
-    dtype: str
-    rtol: float
-    atol: float
-    properties: list[PropertyResult]
-    examples: int
-    seed: int
-
-    @property
-    def passed(self) -> bool:
-        return all(p.passed for p in self.properties)
-
-    @property
-    def failed(self) -> list[str]:
-        """Names of the failing properties."""
-        return [p.name for p in self.properties if not p.passed]
-
-    def format(self) -> str:
-        """A readable report (what ``softq-ref conform`` prints)."""
-        from softq_ref.conformance.report import format_report
-
-        return format_report(self)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready summary (``softq-ref conform --json``)."""
-        from softq_ref.conformance.report import report_dict
-
-        return report_dict(self)
-
-    # Defined last: inside this class body the name ``property`` is this method from here on.
-    def property(self, name: str) -> PropertyResult:
-        """The result of one property by name (``KeyError`` if it was not run)."""
-        for p in self.properties:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-
-# --------------------------------------------------------------------------- loading a candidate
-
-
-def load_candidate(spec: str) -> Callable:
-    """``MODULE:FUNCTION`` -> the function.
-
-    ``MODULE`` is a dotted module importable from the current directory (which is put on
-    ``sys.path``) or the path of a ``.py`` file; ``FUNCTION`` may be dotted
-    (``Class.method``).
-
-    Raises:
-      ValueError: when the spec is malformed, the module cannot be imported, or the name
-        is missing or not callable (the message is one line).
-    """
-    module_part, sep, attr = str(spec).rpartition(":")
-    if not sep or not module_part or not attr:
-        raise ValueError(f"expected MODULE:FUNCTION (a module or a .py file, a colon, a function name), got {spec!r}")
-    try:
-        if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
-            path = Path(module_part).expanduser().resolve()
-            if not path.is_file():
-                raise ValueError(f"no such file: {module_part}")
-            if str(path.parent) not in sys.path:
-                sys.path.insert(0, str(path.parent))  # the file's own imports of its neighbours
-            name = f"_softq_conform_{path.stem}_{abs(hash(str(path))) % 10**8}"
-            module_spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[name] = module
-            module_spec.loader.exec_module(module)
-        else:
-            if os.getcwd() not in sys.path and "" not in sys.path:
-                sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(module_part)
-    except ValueError:
-        raise
-    except Exception as err:  # an ImportError, or anything the user's module raised while importing
-        message = " ".join(str(err).split())  # one line, whatever the module raised
-        raise ValueError(f"cannot import {module_part}: {type(err).__name__}: {message}") from err
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"{module_part} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ValueError(f"{spec} is not callable")
-    return obj
 
 
 # --------------------------------------------------------------------------- comparing
@@ -191,8 +56,11 @@ def cast_inputs(target: Target, inputs: dict, dtype: str) -> dict:
     return out
 
 
-def compare(want: dict, got: dict, scale: dict, rtol: float, atol: float) -> Comparison:
-    """Element-wise comparison of every output; the worst element is named in ``where``."""
+def compare(want: dict, got: dict, scale: dict, rtol: float, atol: float, returned: str = "") -> Comparison:
+    """Element-wise comparison of every output; the worst element is named in ``where``.
+
+    ``returned`` (what the candidate returned, in words) is added to a shape mismatch.
+    """
     worst = Comparison(ok=True)
     for name, w in want.items():
         if name not in got:
@@ -204,7 +72,8 @@ def compare(want: dict, got: dict, scale: dict, rtol: float, atol: float) -> Com
             g = g.reshape(())
         if g.shape != w.shape:
             return Comparison(ok=False, max_abs=math.inf, max_rel=math.inf, ratio=math.inf, where=name,
-                              message=f"{name} has shape {list(g.shape)}, expected {list(w.shape)}")
+                              message=f"{name} has shape {list(g.shape)}, expected {list(w.shape)}"
+                              + (f" (the candidate returned {returned})" if returned else ""))
         tol = atol + rtol * np.maximum(np.abs(w), np.broadcast_to(scale[name], w.shape))
         same = (g == w) | (np.isnan(g) & np.isnan(w))
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -231,27 +100,20 @@ def compare(want: dict, got: dict, scale: dict, rtol: float, atol: float) -> Com
     return worst
 
 
-def _split_outputs(target: Target, raw) -> dict:
-    names = target.call_outputs
-    if len(names) == 1:
-        if isinstance(raw, tuple):
-            if len(raw) != 1:
-                raise ValueError(f"returned a tuple of {len(raw)} values; expected one array ({names[0]})")
-            raw = raw[0]
-        return {names[0]: raw}
-    if not isinstance(raw, tuple) or len(raw) != len(names):
-        raise ValueError(f"expected a tuple of {len(names)} values ({', '.join(names)})")
-    return dict(zip(names, raw))
+def run_candidate(target: Target, runner, inputs: dict) -> tuple[dict, str]:
+    """Call the candidate on (cast) inputs: its outputs by name (the adapter's gradient included)
+    and what it returned, in words.
 
-
-def run_candidate(target: Target, candidate: Callable, adapter: Adapter, inputs: dict) -> dict:
-    """Call the candidate on (cast) inputs; its outputs by name, the adapter's gradient included."""
+    Raises:
+      CandidateFailure: it raised, or returned something that is not the target's outputs.
+      CandidateFatal: its process ended, crashed or did not return in time.
+    """
     args = [inputs[name] for name in target.inputs]
-    got = _split_outputs(target, adapter.call(candidate, args))
+    gradient = None
     if target.gradient is not None:
         wrt, name = target.gradient
-        got[name] = adapter.grad(candidate, args, target.inputs.index(wrt))
-    return got
+        gradient = (target.inputs.index(wrt), name)
+    return runner.run(args, target.call_outputs, gradient)
 
 
 def _reference(target: Target, inputs: dict) -> tuple[dict, dict]:
@@ -262,18 +124,36 @@ def _reference(target: Target, inputs: dict) -> tuple[dict, dict]:
         raise ReferenceFailure(f"the reference {target.name} failed on {inputs!r}: {err}") from err
 
 
-def evaluate(target: Target, candidate: Callable, adapter: Adapter, inputs: dict, rtol: float, atol: float,
+def _failed(message: str) -> Comparison:
+    return Comparison(ok=False, max_abs=math.inf, max_rel=math.inf, ratio=math.inf, message=message)
+
+
+def evaluate(target: Target, runner, dtype: str, inputs: dict, rtol: float, atol: float,
              want: dict | None = None, scale: dict | None = None) -> tuple[Comparison, dict, dict, dict | None]:
-    """One differential test: ``(comparison, inputs as cast, want, got)``."""
-    cast = cast_inputs(target, inputs, adapter.dtype)
+    """One differential test: ``(comparison, inputs as cast, want, got)``.
+
+    ``CandidateFatal`` propagates (with the cast inputs and the expectation attached).
+    """
+    cast = cast_inputs(target, inputs, dtype)
     if want is None:
         want, scale = _reference(target, cast)
     try:
-        got = run_candidate(target, candidate, adapter, cast)
-    except Exception as err:  # the candidate's failure is a result, not a crash
-        return (Comparison(ok=False, max_abs=math.inf, max_rel=math.inf, ratio=math.inf,
-                           message=f"raised {type(err).__name__}: {err}"), cast, want, None)
-    return compare(want, got, scale, rtol, atol), cast, want, got
+        got, returned = run_candidate(target, runner, cast)
+    except CandidateFailure as err:  # the candidate's failure is a result, not a crash
+        return _failed(str(err)), cast, want, None
+    except CandidateFatal as err:
+        err.inputs, err.want = cast, want
+        raise
+    return compare(want, got, scale, rtol, atol, returned), cast, want, got
+
+
+def _fatal_result(name: str, description: str, worst, err: CandidateFatal, label: str,
+                  failing: list[str] | None = None) -> PropertyResult:
+    """A property stopped by a candidate that ended, crashed or hung its process."""
+    counterexample = Counterexample(label, err.inputs, err.want, None, _failed(err.message))
+    return PropertyResult(name, description, False, worst.count + 1, math.inf, math.inf, math.inf,
+                          counterexample=counterexample, failing_cases=failing or [],
+                          message=f"stopped: the candidate {err.message}")
 
 
 # --------------------------------------------------------------------------- properties
@@ -292,7 +172,7 @@ class _Worst:
         self.ratio = max(self.ratio, c.ratio)
 
 
-def _golden(target, candidate, adapter, rtol, atol, directory) -> PropertyResult:
+def _golden(target, runner, dtype, rtol, atol, directory) -> PropertyResult:
     from softq_ref.conformance import vectors as _vectors
 
     description = f"the golden vectors in spec/vectors/{target.vectors}"
@@ -304,10 +184,14 @@ def _golden(target, candidate, adapter, rtol, atol, directory) -> PropertyResult
     worst, failing, shown, shown_size = _Worst(), [], None, math.inf
     for case in cases:
         # In float64 the stored outputs are the expectation; in float32 the rounded inputs need their own.
-        stored = adapter.dtype == "float64"
-        comparison, cast, want, got = evaluate(target, candidate, adapter, case.inputs, rtol, atol,
-                                               want=case.outputs if stored else None,
-                                               scale=case.scale if stored else None)
+        stored = dtype == "float64"
+        try:
+            comparison, cast, want, got = evaluate(target, runner, dtype, case.inputs, rtol, atol,
+                                                   want=case.outputs if stored else None,
+                                                   scale=case.scale if stored else None)
+        except CandidateFatal as err:
+            return _fatal_result("golden", description, worst, err, f"golden case {case.name!r}",
+                                 [*failing, case.name])
         worst.add(comparison)
         if not comparison.ok:
             failing.append(case.name)
@@ -319,7 +203,7 @@ def _golden(target, candidate, adapter, rtol, atol, directory) -> PropertyResult
                           worst.ratio, counterexample=shown, failing_cases=failing)
 
 
-def _hypothesis(prop, target, candidate, adapter, rtol, atol, examples, seed) -> PropertyResult:
+def _hypothesis(prop, target, runner, dtype, rtol, atol, examples, seed) -> PropertyResult:
     try:
         from hypothesis import HealthCheck, Verbosity, find, settings
         from hypothesis.errors import NoSuchExample
@@ -330,7 +214,7 @@ def _hypothesis(prop, target, candidate, adapter, rtol, atol, examples, seed) ->
     worst = _Worst()
 
     def fails(inputs: dict) -> bool:
-        comparison, *_ = evaluate(target, candidate, adapter, inputs, rtol, atol)
+        comparison, *_ = evaluate(target, runner, dtype, inputs, rtol, atol)
         worst.add(comparison)
         return not comparison.ok
 
@@ -340,12 +224,17 @@ def _hypothesis(prop, target, candidate, adapter, rtol, atol, examples, seed) ->
         minimal = find(prop.strategy(), fails, settings=config, random=random.Random(seed))
     except NoSuchExample:
         return PropertyResult(prop.name, prop.description, True, worst.count, worst.max_abs, worst.max_rel, worst.ratio)
+    except CandidateFatal as err:  # not shrunk: every later call would meet a stopped process
+        return _fatal_result(prop.name, prop.description, worst, err, f"generated by Hypothesis (seed {seed})")
     except ReferenceFailure:
         raise
     except Exception as err:  # e.g. Hypothesis's Flaky: the candidate answered differently for the same input
         return PropertyResult(prop.name, prop.description, False, worst.count, worst.max_abs, worst.max_rel,
                               worst.ratio, message=f"Hypothesis stopped: {type(err).__name__}: {err}")
-    comparison, cast, want, got = evaluate(target, candidate, adapter, minimal, rtol, atol)
+    try:
+        comparison, cast, want, got = evaluate(target, runner, dtype, minimal, rtol, atol)
+    except CandidateFatal as err:
+        return _fatal_result(prop.name, prop.description, worst, err, f"shrunk by Hypothesis (seed {seed})")
     counterexample = Counterexample(f"shrunk by Hypothesis (seed {seed})", cast, want, got, comparison)
     return PropertyResult(prop.name, prop.description, False, worst.count, worst.max_abs, worst.max_rel,
                           worst.ratio, counterexample=counterexample)
@@ -363,6 +252,8 @@ def check(
     atol: float | None = None,
     properties: list[str] | None = None,
     vectors_dir: Path | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    isolate: bool | None = None,
 ) -> Report:
     r"""Check ``candidate`` against the reference for one equation.
 
@@ -379,6 +270,13 @@ def check(
       rtol, atol: the tolerance; defaults by target and dtype (``Target.tolerance``).
       properties: run only these (``["golden"]``, ``["random", "temperature"]``, ...).
       vectors_dir: where the golden vectors are (default ``spec/vectors``).
+      timeout: seconds one call of the candidate may take (``None``: no limit); a call
+        that takes longer fails its property and the remaining properties are not run.
+      isolate: run the candidate in a child process (``softq_ref.conformance.isolation``),
+        so that ``os._exit``, a crash or a hang is a failure of the candidate, never of the
+        kit.  ``None`` (the default): whenever the candidate can be sent there (a
+        ``"MODULE:FUNCTION"`` string, or a picklable module-level function), else in this
+        process without a time limit (a lambda, a closure); ``Report.isolation`` says which.
 
     Returns:
       A ``Report``; ``report.passed`` is the verdict and ``report.format()`` the text.
@@ -397,11 +295,11 @@ def check(
     """
     target = get_target(equation)
     if isinstance(candidate, str):
-        label, candidate = candidate, load_candidate(candidate)
+        label = candidate
     else:
         label = f"{getattr(candidate, '__module__', '?')}.{getattr(candidate, '__qualname__', repr(candidate))}"
-    if not callable(candidate):
-        raise ValueError(f"the candidate must be callable, got {type(candidate).__name__}")
+        if not callable(candidate):
+            raise ValueError(f"the candidate must be callable, got {type(candidate).__name__}")
     adapter_obj = adapter if isinstance(adapter, Adapter) else get_adapter(adapter, dtype)
     default_rtol, default_atol = target.tolerance[adapter_obj.dtype]
     rtol = default_rtol if rtol is None else float(rtol)
@@ -410,6 +308,8 @@ def check(
         raise ValueError(f"rtol and atol must be >= 0, got {rtol}, {atol}")
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be a positive int, got {examples!r}")
+    if timeout is not None and not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds (or None), got {timeout!r}")
     known = ["golden", *(p.name for p in target.properties)]
     wanted = known if properties is None else list(properties)
     if not wanted:
@@ -418,11 +318,24 @@ def check(
     if unknown:
         raise ValueError(f"{target.name} has no property {unknown[0]!r}; its properties: {', '.join(known)}")
     directory = Path(vectors_dir) if vectors_dir is not None else None
-    results = []
-    if "golden" in wanted:
-        results.append(_golden(target, candidate, adapter_obj, rtol, atol, directory))
-    for prop in target.properties:
-        if prop.name in wanted:
-            results.append(_hypothesis(prop, target, candidate, adapter_obj, rtol, atol, examples, seed))
-    return Report(target=target, candidate=label, adapter=adapter_obj.name, dtype=adapter_obj.dtype, rtol=rtol,
-                  atol=atol, properties=results, examples=examples, seed=seed)
+    dtype = adapter_obj.dtype
+    runner = open_candidate(candidate, adapter_obj, timeout=timeout, isolate=isolate)
+    results: list[PropertyResult] = []
+    try:
+        for name in [p for p in known if p in wanted]:
+            hung = next((r.name for r in results if r.counterexample is not None and r.counterexample.got is None
+                         and r.message.startswith("stopped: the candidate did not return")), None)
+            if hung is not None:  # each further property would wait out the time limit again
+                prop = next((p for p in target.properties if p.name == name), None)
+                results.append(PropertyResult(name, prop.description if prop else "", False, 0, math.nan, math.nan,
+                                              math.nan, message=f"not run: the candidate hung in {hung}"))
+            elif name == "golden":
+                results.append(_golden(target, runner, dtype, rtol, atol, directory))
+            else:
+                prop = next(p for p in target.properties if p.name == name)
+                results.append(_hypothesis(prop, target, runner, dtype, rtol, atol, examples, seed))
+    finally:
+        runner.close()
+    return Report(target=target, candidate=label, adapter=adapter_obj.name, dtype=dtype, rtol=rtol,
+                  atol=atol, properties=results, examples=examples, seed=seed, isolation=runner.describe(),
+                  timeout=timeout if runner.isolated else None)

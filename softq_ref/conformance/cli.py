@@ -6,20 +6,30 @@
     softq-ref conform --make-reference OUT.csv run1/metrics.csv run2/metrics.csv
 
 Exit codes: 0 when everything passes, 1 when a property (or the curve check) fails, 2 for
-bad input (one line on stderr, printed by ``softq_ref.cli``).
+bad input (one line on stderr, printed by ``softq_ref.cli``), 130 when interrupted.  The
+candidate runs in a child process (``softq_ref.conformance.isolation``): whatever it does,
+``os._exit(0)`` included, it cannot end this process or choose the exit code.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import textwrap
+
+from softq_ref.conformance.isolation import DEFAULT_TIMEOUT
 
 EPILOG = """\
 MODULE is a dotted module importable from the current directory, or a .py file;
 FUNCTION its function (dotted for a method). `--list` shows the signature each
 equation expects. The report gives, per property, pass or fail, the worst absolute
 and relative errors and, on failure, the shrunk counterexample.
+
+The function runs in a child process: if it ends that process (sys.exit, os._exit),
+crashes it, or does not return within --timeout seconds, its property fails (after a
+timeout the remaining properties are not run). What it prints goes to stderr.
+Exit codes: 0 pass, 1 fail, 2 bad input, 130 interrupted.
 """
 
 
@@ -45,6 +55,8 @@ def add_conform_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=None, help="relative tolerance (default: by equation and dtype)")
     p.add_argument("--atol", type=float, default=None, help="absolute tolerance (default: by equation and dtype)")
     p.add_argument("--properties", default=None, help="comma-separated subset, e.g. golden,temperature")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="the longest one call of the function may take (default: %(default)g s)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--list", action="store_true", help="list the checkable equations and their signatures")
     curve = p.add_argument_group("learning curves")
@@ -103,6 +115,14 @@ def _run_curve(args) -> int:
 
 def run(args) -> int:
     """The handler of ``softq-ref conform``: returns the exit code."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # nothing to resume: a check keeps no state
+        print("softq-ref conform: interrupted; nothing was written (run the check again)", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
     if args.list:
         print(list_text())
         return 0
@@ -119,7 +139,7 @@ def run(args) -> int:
     properties = [s.strip() for s in args.properties.split(",") if s.strip()] if args.properties else None
     try:
         report = check(args.target, args.equation, adapter=args.adapter, dtype=args.dtype, examples=args.examples,
-                       seed=args.seed, rtol=args.rtol, atol=args.atol, properties=properties)
+                       seed=args.seed, rtol=args.rtol, atol=args.atol, properties=properties, timeout=args.timeout)
     except ImportError as err:  # a missing optional framework: one line, exit code 2
         raise ValueError(str(err)) from err
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())

@@ -1,10 +1,13 @@
-"""Text and JSON renderings of a conformance ``Report``."""
+"""Text and JSON renderings of a conformance ``Report`` (``softq_ref.conformance.results``)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+#: Cases of a failing golden property named in the report.
+MAX_NAMED_CASES = 6
 
 
 def _num(x: float) -> str:
@@ -58,6 +61,7 @@ def format_report(report) -> str:
         f"  adapter    {report.adapter}, {report.dtype}; Hypothesis: {report.examples} examples per property, "
         f"seed {report.seed}",
         f"  tolerance  |got - want| <= {report.atol:g} + {report.rtol:g} * max(|want|, scale)",
+        *([f"  candidate  run {report.isolation}"] if report.isolation else []),
         "",
         f"  {'property':<12}{'result':<8}{'checked':>9}  {'max abs err':>11}  {'max rel err':>11}  {'err/tol':>8}",
     ]
@@ -72,8 +76,6 @@ def format_report(report) -> str:
             continue
         lines += ["", f"FAIL {p.name}: {p.description}"]
         if p.failing_cases:
-            from softq_ref.conformance.check import MAX_NAMED_CASES
-
             more = ", ..." if len(p.failing_cases) > MAX_NAMED_CASES else ""
             names = ", ".join(p.failing_cases[:MAX_NAMED_CASES]) + more
             lines.append(f"  {len(p.failing_cases)} of {p.checked} cases failed: {names}")
@@ -129,5 +131,6 @@ def report_dict(report) -> dict:
         props.append(entry)
     return {"candidate": report.candidate, "equation": report.target.label, "signature": report.target.signature,
             "adapter": report.adapter, "dtype": report.dtype, "rtol": report.rtol, "atol": report.atol,
-            "examples": report.examples, "seed": report.seed, "passed": report.passed, "failed": report.failed,
+            "examples": report.examples, "seed": report.seed, "isolation": report.isolation,
+            "timeout": report.timeout, "passed": report.passed, "failed": report.failed,
             "properties": props}

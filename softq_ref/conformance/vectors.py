@@ -1,8 +1,9 @@
 r"""Golden vectors: the reference's inputs and outputs, written exactly, in ``spec/vectors/*.json``.
 
 One JSON file per target (``soft_value.json``, ...; the two tabular solvers share
-``tabular.json``), computed in float64 by the reference from the inputs of
-``softq_ref.conformance.cases``.  The format is described in ``spec/vectors/README.md``:
+``tabular.json``), computed in float64 by the reference from the golden cases that each
+target declares (``Target.cases``, in its family module of
+``softq_ref.conformance.families``).  The format is described in ``spec/vectors/README.md``:
 
 * an array is ``{"shape": [2, 3], "data": [...]}``, its elements flattened in row-major
   (C) order; an output that is a scalar is an array of shape ``[]``;
@@ -30,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from softq_ref.conformance import cases as _cases
-from softq_ref.conformance.references import q_bound
+from softq_ref.conformance.declaration import Case as CaseInputs
 from softq_ref.conformance.targets import TARGETS, Target
 from softq_ref.spec import SPEC_DIR
 
@@ -136,33 +136,28 @@ def _kinds(targets: list[Target]) -> dict[str, str]:
     return kinds
 
 
-def _tabular_extras(inputs: dict, outputs: dict) -> tuple[dict, dict]:
-    """V* and pi* of the Q* just computed, with their scales."""
-    import jax
-
-    from softq_ref.core.soft_values import boltzmann_policy, soft_value
-
-    with jax.enable_x64(True):
-        q = jax.numpy.asarray(outputs["q_star"])
-        v = np.asarray(soft_value(q, inputs["alpha"]), np.float64)
-        pi = np.asarray(boltzmann_policy(q, inputs["alpha"]), np.float64)
-    bound = q_bound(inputs)
-    scales = {"v_star": np.full(v.shape, bound), "pi_star": np.full(pi.shape, bound / inputs["alpha"])}
-    return {"v_star": v, "pi_star": pi}, scales
+def cases_of(filename: str) -> list[CaseInputs]:
+    """The golden inputs of ``filename``: ``(name, note, inputs)``, as its targets declare them."""
+    builders = list(dict.fromkeys(t.cases for t in targets_of(filename)))
+    if len(builders) != 1:
+        raise ValueError(f"{filename}: its targets declare {len(builders)} different case lists; they must share one")
+    return builders[0]()
 
 
 def compute_case(filename: str, inputs: dict) -> tuple[dict, dict]:
     """The reference outputs and scales of one case of ``filename``."""
     outputs, scales = {}, {}
-    for t in targets_of(filename):
+    targets = targets_of(filename)
+    for t in targets:
         args = {n: inputs[n] for n in t.inputs}
         out = t.compute(args)
         outputs.update(out)
         scales.update(t.scale(args, out))
-    if filename == "tabular.json":
-        extra, extra_scale = _tabular_extras(inputs, outputs)
-        outputs.update(extra)
-        scales.update(extra_scale)
+    for t in targets:  # recorded after every target's outputs (the files' key order)
+        if t.vector_extras is not None:
+            extra, extra_scale = t.vector_extras(inputs, outputs)
+            outputs.update(extra)
+            scales.update(extra_scale)
     return outputs, scales
 
 
@@ -173,7 +168,7 @@ def build(filename: str) -> dict:
     targets = targets_of(filename)
     kinds = _kinds(targets)
     doc_cases = []
-    for name, note, inputs in _cases.CASES[filename]():
+    for name, note, inputs in cases_of(filename):
         outputs, scales = compute_case(filename, inputs)
         doc_cases.append({
             "name": name,
@@ -261,7 +256,7 @@ def load_target(target: Target, directory: Path = VECTORS_DIR) -> list[Case]:
 def verify(directory: Path = VECTORS_DIR, rtol: float = REGENERATION_RTOL, only: list[str] | None = None) -> list[str]:
     """Recompute every golden case; return one line per disagreement (empty: all agree).
 
-    Checks that every file exists, holds exactly the cases that ``cases.py`` defines (same
+    Checks that every file exists, holds exactly the cases its targets declare (same
     names and inputs), and that every output matches the reference within
     ``rtol * max(|y*|, scale)`` (rounding may differ between machines; the bits usually do not).
     ``only`` restricts the check to some files.
@@ -273,7 +268,7 @@ def verify(directory: Path = VECTORS_DIR, rtol: float = REGENERATION_RTOL, only:
         except FileNotFoundError:
             problems.append(f"{filename}: missing (run python -m softq_ref.conformance.vectors --write)")
             continue
-        expected = _cases.CASES[filename]()
+        expected = cases_of(filename)
         names = [c.name for c in stored]
         if names != [name for name, _, _ in expected]:
             problems.append(f"{filename}: cases {names} != {[name for name, _, _ in expected]}")
@@ -281,7 +276,7 @@ def verify(directory: Path = VECTORS_DIR, rtol: float = REGENERATION_RTOL, only:
         for case, (name, _, inputs) in zip(stored, expected):
             for key, value in inputs.items():
                 if not np.array_equal(np.asarray(case.inputs[key]), np.asarray(value, dtype=np.float64)):
-                    problems.append(f"{filename}:{name}: input {key} differs from cases.py")
+                    problems.append(f"{filename}:{name}: input {key} differs from the declared case")
             outputs, scales = compute_case(filename, case.inputs)
             for key, want in outputs.items():
                 got = case.outputs.get(key)

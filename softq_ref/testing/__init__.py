@@ -20,6 +20,7 @@ from softq_ref.testing.strategies import (
     distributions,
     mdps,
     policies,
+    probability_arrays,
     q_tables,
     temperatures,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "distributions",
     "mdps",
     "policies",
+    "probability_arrays",
     "q_tables",
     "temperatures",
 ]

@@ -59,6 +59,8 @@ def _floats(value, name: str, default: st.SearchStrategy[float]) -> st.SearchStr
 
 
 _WEIGHTS = st.one_of(st.just(0.0), st.floats(1e-3, 1.0))
+#: Weights of 1e-300..1e-250: probabilities far below float64 resolution of the others.
+_TINY_WEIGHTS = st.floats(1e-300, 1e-250)
 
 
 def _normalise(weights: np.ndarray) -> np.ndarray:
@@ -66,6 +68,22 @@ def _normalise(weights: np.ndarray) -> np.ndarray:
     uniform = np.full_like(weights, 1.0 / weights.shape[-1])
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, weights / np.where(totals > 0, totals, 1.0), uniform)
+
+
+def probability_arrays(shape: tuple[int, ...], *, tiny: bool = False) -> st.SearchStrategy[np.ndarray]:
+    """float64 NumPy arrays of ``shape`` whose rows (along the last axis) are probability vectors.
+
+    The building block of ``distributions``, ``policies`` and ``mdps`` (which hand the
+    rows to JAX), and of the conformance kit's properties (which keep float64 NumPy).
+    Weights are 0 or in [1e-3, 1] (``tiny`` adds weights of 1e-300..1e-250), normalised
+    per row; a row of zero weights is uniform.
+
+    Args:
+      shape: the array's shape; the last axis is the outcomes.
+      tiny: also draw probabilities down to 1e-300.
+    """
+    elements = st.one_of(_WEIGHTS, _TINY_WEIGHTS) if tiny else _WEIGHTS
+    return hnp.arrays(np.float64, tuple(int(n) for n in shape), elements=elements).map(_normalise)
 
 
 def distributions(size: int, batch_shape: tuple[int, ...] = ()) -> st.SearchStrategy:
@@ -83,7 +101,7 @@ def distributions(size: int, batch_shape: tuple[int, ...] = ()) -> st.SearchStra
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
     shape = tuple(int(n) for n in batch_shape) + (int(size),)
-    return hnp.arrays(np.float64, shape, elements=_WEIGHTS).map(lambda w: jnp.asarray(_normalise(w)))
+    return probability_arrays(shape).map(jnp.asarray)
 
 
 def policies(num_states=DEFAULT_NUM_STATES, num_actions=DEFAULT_NUM_ACTIONS) -> st.SearchStrategy:
@@ -158,7 +176,7 @@ def _mdps(draw, num_states, num_actions, discounts, reward_elements, determinist
         nxt = draw(hnp.arrays(np.int64, (size_s, size_a), elements=st.integers(0, size_s - 1)))
         transitions = np.eye(size_s)[nxt]
     else:
-        transitions = _normalise(draw(hnp.arrays(np.float64, (size_s, size_a, size_s), elements=_WEIGHTS)))
+        transitions = draw(probability_arrays((size_s, size_a, size_s)))
     reward_table = draw(hnp.arrays(np.float64, (size_s, size_a), elements=reward_elements))
     return TabularMDP(jnp.asarray(transitions), jnp.asarray(reward_table), gamma)
 
