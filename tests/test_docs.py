@@ -112,6 +112,94 @@ def test_hook_renders_a_new_entry_without_any_edit_to_the_docs():
     assert len(problems) == 2
 
 
+def test_markers_quoted_in_code_are_not_expanded():
+    """A page may quote a marker in code to explain it; only a bare marker expands.
+
+    Before the fix, paper/index.md's inline `<!-- spec:section soft-values -->` pulled the
+    whole section mid-sentence and gave #eq-5, #eq-6 and #thm-1 two homes.
+    """
+    hook = _load_hook()
+    entries = load_entries()
+    quoted = (
+        "A marker such as `<!-- spec:section soft-values -->` or ``[spec:eq-10]`` is text.\n\n"
+        "```markdown\n<!-- spec:section soft-values -->\n```\n"
+    )
+    out, ids, problems = hook.expand(quoted, "paper/index.md", entries, [])
+    assert out == quoted and ids == [] and not problems
+    # The bare marker (the must-fail twin: the same text outside code) does expand.
+    out, ids, _ = hook.expand("<!-- spec:section soft-values -->\n", "paper/soft-values.md", entries, [])
+    assert "eq-5" in ids and "{ #eq-5 }" in out
+    # And no spec id is rendered with its anchor on two pages.
+    homes: dict[str, list[str]] = {}
+    for page in sorted(DOCS.rglob("*.md")):
+        src = page.relative_to(DOCS).as_posix()
+        _, page_ids, _ = hook.expand(page.read_text(encoding="utf-8"), src, entries, load_deviations())
+        for item_id in page_ids:
+            homes.setdefault(item_id, []).append(src)
+    twice = {k: v for k, v in homes.items() if len(v) > 1 and not all(p == "theorems.md" or p.startswith("paper/") for p in v)}
+    on_two_paper_pages = {k: v for k, v in homes.items() if len([p for p in v if p.startswith("paper/")]) > 1}
+    assert not twice and not on_two_paper_pages, f"spec ids rendered on two pages: {twice or on_two_paper_pages}"
+
+
+#: Functions whose docstrings live in files another branch is rewriting (softq_ref/agent,
+#: train, io): their Returns blocks are fixed when that branch is merged. Listed by name so
+#: that the check covers every other function now and these the moment they are fixed.
+RETURNS_FIXED_ELSEWHERE = {
+    "softq_ref.agent.sql.train_step",
+    "softq_ref.train.evaluate.rollout_gym",
+    "softq_ref.train.evaluate.goal_summary",
+}
+
+
+def _returns_items():
+    griffe = pytest.importorskip("griffe")
+    import logging
+
+    logging.getLogger("griffe").setLevel(logging.ERROR)
+    package = griffe.load("softq_ref", docstring_parser="google", search_paths=[str(ROOT)],
+                          docstring_options={"warn_unknown_params": False, "warn_missing_types": False})
+
+    def walk(obj):
+        for member in obj.members.values():
+            if member.is_alias:
+                continue
+            yield member
+            if member.is_module or member.is_class:
+                yield from walk(member)
+
+    found = {}
+    for obj in walk(package):
+        if obj.docstring is None:
+            continue
+        for section in obj.docstring.parsed:
+            if section.kind.value in ("returns", "yields"):
+                found[obj.path] = len(section.value)
+    return found
+
+
+def test_returns_blocks_are_one_item():
+    """A Returns block is one item, its continuation lines indented under it.
+
+    mkdocstrings reads every line at the item's indentation as a new row of the Returns
+    table, so a description wrapped at the same indentation became bogus rows with wrong
+    types (``multigoal.step`` had 7).
+    """
+    counts = _returns_items()
+    assert counts, "griffe found no Returns section"
+    split = {path: n for path, n in counts.items() if n > 1 and path not in RETURNS_FIXED_ELSEWHERE}
+    assert not split, f"Returns blocks read as several rows (indent the continuation lines): {split}"
+
+
+def test_returns_check_catches_a_split_block(tmp_path):
+    """Must-fail twin: the same parser on a Returns block wrapped at the item's indentation."""
+    griffe = pytest.importorskip("griffe")
+    bad = griffe.Docstring("Summary.\n\nReturns:\n  ``(a, b)``: the first line\n  wraps here.\n", parser="google")
+    good = griffe.Docstring("Summary.\n\nReturns:\n  ``(a, b)``: the first line\n    wraps here.\n", parser="google")
+    n_bad = [len(s.value) for s in bad.parse() if s.kind.value == "returns"]
+    n_good = [len(s.value) for s in good.parse() if s.kind.value == "returns"]
+    assert n_bad == [2] and n_good == [1]
+
+
 def test_snippets_point_at_existing_files_and_sections():
     pattern = re.compile(r'--8<-- "([^":]+)(?::([A-Za-z0-9_-]+))?"')
     for page in DOCS.rglob("*.md"):

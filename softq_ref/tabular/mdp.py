@@ -199,8 +199,8 @@ def random_mdp(
 
     Returns:
       A ``TabularMDP`` in the default float dtype.  The function is pure in
-      ``key`` and can be ``vmap``-ped over keys (``num_states`` and
-      ``num_actions`` static).
+        ``key`` and can be ``vmap``-ped over keys (``num_states`` and
+        ``num_actions`` static).
 
     Example:
       >>> import jax

@@ -8,9 +8,9 @@ contraction proof).
 
 With finitely many actions the integrals of the paper become sums over the action
 axis, so every object of Sec. 2 has an exact tabular form; the soft values and
-Boltzmann policies come from :mod:`softq_ref.core.soft_values` and are not
+Boltzmann policies come from [`softq_ref.core.soft_values`][softq_ref.core.soft_values] and are not
 reimplemented here.  Every function is pure and jit-able; argument checks run only
-on concrete values (see :mod:`softq_ref.core.validation`).
+on concrete values (see [`softq_ref.core.validation`][softq_ref.core.validation]).
 
 Conventions: natural logarithms; the temperature is ``alpha`` (seed 004's
 ``lambda``; the original code's ``1 / reward_scale``); arrays are ``[S, A]`` for
@@ -423,8 +423,8 @@ def soft_policy_iteration(
 
     Returns:
       ``(q, policy)``: the last policy $\pi_k$ and its exact soft Q-function
-      $Q^{\pi_k}_{\mathrm{soft}}$ (so ``q == soft_policy_evaluation(mdp, policy, alpha)``);
-      at convergence ``policy`` is ``soft_policy_improvement(q, alpha)`` to within ``tol``.
+        $Q^{\pi_k}_{\mathrm{soft}}$ (so ``q == soft_policy_evaluation(mdp, policy, alpha)``);
+        at convergence ``policy`` is ``soft_policy_improvement(q, alpha)`` to within ``tol``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -526,9 +526,9 @@ def finite_horizon_soft_values(
 
     Returns:
       ``(q, v)``: ``q[t]`` is $Q_t$, ``[T, S, A]``, and ``v[t]`` is $V_t$, ``[T, S]``.
-      Index ``t`` counts steps taken, so ``t = 0`` has the whole horizon ahead and
-      ``q[T - 1] == rewards``.  Seed 003 numbers the same steps $1, \dots, T$ with
-      $V_{T+1} = 0$.
+        Index ``t`` counts steps taken, so ``t = 0`` has the whole horizon ahead and
+        ``q[T - 1] == rewards``.  Seed 003 numbers the same steps $1, \dots, T$ with
+        $V_{T+1} = 0$.
 
     Example:
       >>> import jax.numpy as jnp
