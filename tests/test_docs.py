@@ -200,6 +200,73 @@ def test_returns_check_catches_a_split_block(tmp_path):
     assert n_bad == [2] and n_good == [1]
 
 
+#: Words of the project's own making that a reader cannot look up: sources are cited by
+#: author and title (see docs/conventions.md#sources), never by the project's file names.
+INTERNAL_WORDS = re.compile(r"\bseeds? 00\d|the seeds'|\bthe seeds warn|starting material", re.IGNORECASE)
+
+
+def _published_texts():
+    """Everything that reaches the site: pages, spec entries, and the docstrings of the package."""
+    yield from DOCS.rglob("*.md")
+    yield from (ROOT / "spec").rglob("*.toml")
+    yield ROOT / "README.md"
+    yield from (ROOT / "softq_ref").rglob("*.py")
+
+
+def test_no_internal_words_are_published():
+    found = []
+    for path in _published_texts():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if INTERNAL_WORDS.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}")
+    assert not found, "cite sources by author and title, not by internal names:\n" + "\n".join(found)
+
+
+def test_internal_words_check_catches_them():
+    """Must-fail twin: the phrases the site used to publish are caught."""
+    for text in ("seed 004 calls it lambda", "the seeds' lambda", "among the project's starting material", "Seed 003 numbers"):
+        assert INTERNAL_WORDS.search(text), text
+    assert not INTERNAL_WORDS.search("five seeds, 10,000 steps; seed 0's legend")
+
+
+#: Where the paper (arXiv:1702.08165) states its numbered results.
+PAPER_SECTIONS = {
+    "Theorem 1": "2.2", "Theorem 2": "2.2", "Theorem 3": "3.1",
+    "Eq. (5)": "2.2", "Eq. (6)": "2.2", "Eq. (7)": "2.2", "Eqs. (8)-(9)": "3.1",
+    "Eq. (10)": "3.2", "Eq. (11)": "3.2", "Eq. (12)": "3.3", "Eq. (13)": "3.3", "Eq. (14)": "3.3",
+    "Algorithm 1": "3.4",
+}
+_CITED_AT = re.compile(r"(Theorem \d|Eqs?\. \(\d+\)(?:-\(\d+\))?|Algorithm 1)((?:[^;.]|\.(?=[ ]?[(\d]))*?)Sec\. (\d\.\d)")
+
+
+def wrong_sections(text: str) -> list[str]:
+    """Citations such as "Theorem 3, Eqs. (8)-(9), Sec. 2.2" whose section is not the paper's."""
+    bad = []
+    for match in _CITED_AT.finditer(text):
+        # Every theorem or equation named before the section number in the same clause.
+        names = [match.group(1)] + re.findall(r"Theorem \d|Eqs?\. \(\d+\)(?:-\(\d+\))?|Algorithm 1", match.group(2))
+        for name in names:
+            if name in PAPER_SECTIONS and PAPER_SECTIONS[name] != match.group(3):
+                bad.append(f"{name} cited as Sec. {match.group(3)}, the paper has it in Sec. {PAPER_SECTIONS[name]}")
+    return bad
+
+
+def test_theorems_and_equations_cite_their_sections():
+    found = []
+    for path in _published_texts():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            found += [f"{path.relative_to(ROOT)}:{number}: {b}" for b in wrong_sections(line)]
+    assert not found, "\n".join(found)
+
+
+def test_section_check_catches_theorem_3_in_section_2_2():
+    """Must-fail twin: thm-3's old citation is caught; the corrected one passes."""
+    assert wrong_sections("Theorem 3, Eqs. (8)-(9), Sec. 2.2; the contraction proof")
+    assert wrong_sections("Eq. (7) (Theorem 2) and Eqs. (8)-(9) (Theorem 3), Sec. 2.2 of")
+    assert not wrong_sections("Theorem 3, Eqs. (8)-(9), Sec. 3.1 (Soft Q-Iteration); the contraction proof")
+    assert not wrong_sections("Eq. (10), Sec. 3.2; the uniform proposal")
+
+
 def test_snippets_point_at_existing_files_and_sections():
     pattern = re.compile(r'--8<-- "([^":]+)(?::([A-Za-z0-9_-]+))?"')
     for page in DOCS.rglob("*.md"):
