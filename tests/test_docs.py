@@ -429,3 +429,23 @@ def test_conformance_tutorial_runs_and_its_printed_output_is_current():
         "> docs/tutorials/conformance_check.out`"
     )
     assert "soft_value_buggy: FAIL" in shown and "soft_value_fixed: PASS" in shown
+
+
+def test_targets_show_the_terminal_mask():
+    """Eq. (11) and Algorithm 1 display the (1 - d) the code applies to the bootstrap."""
+    by_id = {e.id: e for e in load_entries()}
+    for entry_id in ("eq-11", "def-algorithm-1"):
+        assert "(1 - d_{t+1})" in by_id[entry_id].latex, f"{entry_id} shows the target without (1 - d)"
+
+
+def test_no_heading_has_math():
+    """A heading's math reaches the table of contents as raw TeX; write it in words or Unicode."""
+    found = []
+    for page in DOCS.rglob("*.md"):
+        in_fence = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith(("```", "~~~")):
+                in_fence = not in_fence
+            if not in_fence and re.match(r"#{1,6} ", line) and ("$" in line or "\\(" in line):
+                found.append(f"{page.relative_to(DOCS)}:{number}: {line}")
+    assert not found, "\n".join(found)

@@ -454,10 +454,14 @@ def soft_policy_iteration(
 def maxent_objective(mdp: TabularMDP, policy, alpha, initial_distribution) -> jax.Array:
     r"""The discounted maximum-entropy objective of a policy (spec ``def-maxent-objective``).
 
-    $$J(\pi) = \sum_{t=0}^{\infty} \gamma^t \, \mathbb E_{(s_t, a_t) \sim \rho_\pi}
-      \Big[r(s_t, a_t) + \alpha \mathcal H\big(\pi(\cdot \mid s_t)\big)\Big]
-      = \mathbb E_{s_0 \sim \mu}\Big[\mathbb E_{a \sim \pi}\big[Q^\pi_{\mathrm{soft}}(s_0, a)\big]
-      + \alpha \mathcal H\big(\pi(\cdot \mid s_0)\big)\Big]$$
+    $$
+    \begin{aligned}
+    J(\pi) &= \sum_{t=0}^{\infty} \gamma^t \, \mathbb E_{(s_t, a_t) \sim \rho_\pi}
+      \Big[r(s_t, a_t) + \alpha \mathcal H\big(\pi(\cdot \mid s_t)\big)\Big] \\
+      &= \mathbb E_{s_0 \sim \mu}\Big[\mathbb E_{a \sim \pi}\big[Q^\pi_{\mathrm{soft}}(s_0, a)\big]
+      + \alpha \mathcal H\big(\pi(\cdot \mid s_0)\big)\Big]
+    \end{aligned}
+    $$
 
     The entropy is collected at every visited state, the first one included
     (unlike $Q^\pi_{\mathrm{soft}}(s_0, a)$, whose first action is given).
@@ -502,9 +506,13 @@ def finite_horizon_soft_values(
 ) -> tuple[jax.Array, jax.Array]:
     r"""Soft values of a finite horizon by backward recursion: control as inference (spec ``def-finite-horizon``).
 
-    $$V_T(s) = 0, \qquad
-      Q_t(s, a) = r(s, a) + \gamma \, \mathbb E_{s' \sim p(\cdot \mid s, a)}\big[V_{t+1}(s')\big], \qquad
-      V_t(s) = \alpha \log \sum_a \exp\big(Q_t(s, a) / \alpha\big)$$
+    $$
+    \begin{aligned}
+    V_T(s) &= 0, \\
+    Q_t(s, a) &= r(s, a) + \gamma \, \mathbb E_{s' \sim p(\cdot \mid s, a)}\big[V_{t+1}(s')\big], \\
+    V_t(s) &= \alpha \log \sum_a \exp\big(Q_t(s, a) / \alpha\big)
+    \end{aligned}
+    $$
 
     for $t = T-1, \dots, 0$, as one reverse ``lax.scan``.  With $\alpha = 1$ and
     $\gamma = 1$ (the defaults) this is the backward-message recursion of control
