@@ -160,8 +160,9 @@ def observe(state: MultiGoalState) -> jax.Array:
 def state_at(position) -> MultiGoalState:
     """A fresh episode's state at a chosen ``position`` (``[2]``, clipped to the box).
 
-    Used to start from the points of Figure 1 ((-2, 0), (0, 0), (2.5, 2.5)) and to
-    compare with the gymnasium environment's ``reset(options={"position": ...})``.
+    Used to start from the points of Figure 1 ((-2.5, 0), (0, 0), (2.5, 2.5) in the
+    original code's plotting script) and to compare with the gymnasium environment's
+    ``reset(options={"position": ...})``.
 
     Example:
       >>> state = state_at([0.0, 0.0])
