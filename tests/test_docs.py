@@ -449,3 +449,73 @@ def test_no_heading_has_math():
             if not in_fence and re.match(r"#{1,6} ", line) and ("$" in line or "\\(" in line):
                 found.append(f"{page.relative_to(DOCS)}:{number}: {line}")
     assert not found, "\n".join(found)
+
+
+#: Formulas written in ASCII (``alpha``, ``log(M + 1)``, ``1e-3``, ``|a|^2``) outside math and code.
+ASCII_MATH = re.compile(r"\b(alpha|gamma|tau|K_V|K_fixed|xi)\b|\blog ?\(|\blog [A-Za-z]\b|\w\^-?\w|\bexp\(|\bsum_\w|\b1e-\d|\|\w")
+
+
+def ascii_math(text: str) -> list[str]:
+    """ASCII formulas left in prose: the text with ``$...$`` math and backtick code removed."""
+    plain = re.sub(r"`[^`]+`", " ", re.sub(r"\$[^$]+\$", " ", text))
+    return [plain[max(0, m.start() - 30): m.end() + 20].replace("\n", " ") for m in ASCII_MATH.finditer(plain)]
+
+
+def test_deviations_write_formulas_as_math():
+    found = []
+    for dev in load_deviations():
+        for field in ("paper", "original_code", "ports", "softq_ref", "why"):
+            found += [f"{dev.id}.{field}: ...{hit}..." for hit in ascii_math(getattr(dev, field) or "")]
+    assert not found, "write these formulas as $...$ math (or code in backticks):\n" + "\n".join(found)
+
+
+def test_ascii_math_check_catches_the_old_bandwidth_text():
+    """Must-fail twin: the deviation text as it was is caught; its math version is not."""
+    assert ascii_math("an RBF kernel with bandwidth h = d / (2 log(M + 1)), where d is the median")
+    assert ascii_math("floored at h_min = 1e-3, with a stop-gradient")
+    assert not ascii_math(r"an RBF kernel with bandwidth $h = d / (2 \log(M + 1))$, `top_k(K // 2 + 1)`")
+
+
+def test_deviation_links_name_the_definition_they_concern():
+    """"Concerns: Definition, Definition" said nothing; each link names its entry."""
+    hook = _load_hook()
+    entries = load_entries()
+    for dev in load_deviations():
+        text = hook.render_deviation(dev, "conventions.md", entries)
+        concerns = next((line for line in text.splitlines() if line.startswith("Concerns:")), "")
+        for entry in (e for e in entries if dev.id in e.deviations):
+            assert hook.link_text(entry) in concerns, f"{dev.id}: the link to {entry.id} does not name it"
+            if not entry.id.startswith(("eq-", "thm-")):
+                assert entry.title in concerns, f"{dev.id}: {entry.id} is linked without its title"
+        assert not re.search(r"\[(Definition|Property|Entry)\]", concerns), f"{dev.id}: bare kind in {concerns}"
+
+
+def _table_headers(text: str):
+    lines = text.splitlines()
+    for i in range(len(lines) - 1):
+        if lines[i].lstrip().startswith("|") and re.fullmatch(r"\s*\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*", lines[i + 1]):
+            yield lines[i]
+
+
+def test_every_table_column_has_a_heading():
+    found = []
+    for page in DOCS.rglob("*.md"):
+        for header in _table_headers(page.read_text(encoding="utf-8")):
+            cells = [c.strip() for c in header.strip().strip("|").split("|")]
+            if any(not c for c in cells):
+                found.append(f"{page.relative_to(DOCS)}: {header}")
+    assert not found, "table columns without a heading:\n" + "\n".join(found)
+    # Must-fail twin: the benchmarks table's old header.
+    old = "| figure | value | ratio / target | |\n|---|---|---|---|\n"
+    assert any(not c.strip() for h in _table_headers(old) for c in h.strip().strip("|").split("|"))
+
+
+def test_every_figure_opens_full_size():
+    """Figures are drawn small in the column; each image links to itself at full size."""
+    bare = []
+    for page in DOCS.rglob("*.md"):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            for match in re.finditer(r"(\[)?!\[[^\]]*\]\(([^)\s]+)[^)]*\)(\]\(([^)\s]+))?", line):
+                if not (match.group(1) and match.group(4) == match.group(2)):
+                    bare.append(f"{page.relative_to(DOCS)}: {line.strip()}")
+    assert not bare, "images that do not link to their full-size file:\n" + "\n".join(bare)

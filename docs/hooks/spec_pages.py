@@ -89,6 +89,12 @@ def label(entry_id: str, kind: str = "") -> str:
     return _KIND_LABELS.get(kind, "Entry")
 
 
+def link_text(entry: Entry) -> str:
+    """The text of a link to an entry: "Eq. (10)", "Theorem 3", or "Definition: The multi-goal task"."""
+    lab = label(entry.id, entry.kind)
+    return f"{lab}: {entry.title}" if lab in _KIND_LABELS.values() else lab
+
+
 def heading_text(entry: Entry) -> str:
     lab = label(entry.id, entry.kind)
     if lab in _KIND_LABELS.values():
@@ -334,7 +340,7 @@ def render_deviation(dev: Deviation, page: str, entries: list[Entry], level: int
     out = [f"{hashes} {dev.title} {{ #{dev.id} }}", "", f"spec id `{dev.id}`", ""]
     concerned = [e for e in entries if dev.id in e.deviations]
     if concerned:
-        links = ", ".join(f"[{label(e.id, e.kind)}]({relative_link(page, entry_home(e), e.id)})" for e in concerned)
+        links = ", ".join(f"[{link_text(e)}]({relative_link(page, entry_home(e), e.id)})" for e in concerned)
         out += [f"Concerns: {links}.", ""]
     rows = [("The paper", dev.paper), ("The original code", dev.original_code)]
     if dev.ports:
