@@ -519,3 +519,39 @@ def test_every_figure_opens_full_size():
                 if not (match.group(1) and match.group(4) == match.group(2)):
                     bare.append(f"{page.relative_to(DOCS)}: {line.strip()}")
     assert not bare, "images that do not link to their full-size file:\n" + "\n".join(bare)
+
+
+def _mkdocs_watch() -> list[str]:
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    block = re.search(r"^watch:\n((?:  - .+\n)+)", text, re.MULTILINE)
+    return [line.strip()[2:].strip() for line in block.group(1).splitlines()] if block else []
+
+
+def test_mkdocs_serve_watches_what_the_pages_are_made_from():
+    """Editing a spec entry, a docstring or a test must rebuild the served site."""
+    watched = _mkdocs_watch()
+    for path in ("spec", "softq_ref", "tests"):
+        assert path in watched, f"mkdocs.yml does not watch {path}/ (mkdocs serve would not rebuild)"
+        assert (ROOT / path).is_dir()
+
+
+def test_sources_are_linked_and_no_placeholder_is_published():
+    conventions = (DOCS / "conventions.md").read_text(encoding="utf-8")
+    for url in (
+        "https://github.com/haarnoja/softqlearning",
+        "https://github.com/haarnoja/softqlearning/issues/4",
+        "https://github.com/haarnoja/softqlearning/issues/5",
+        "https://arxiv.org/abs/1608.04471",  # SVGD, Liu and Wang 2016
+        "https://arxiv.org/abs/1509.02971",  # DDPG, Lillicrap et al.
+        "http://www.cs.cmu.edu/~epxing/Class/10708-19/notes/lecture-21/",
+    ):
+        assert url in conventions, f"conventions.md#sources does not link {url}"
+    placeholders = [f"{p.relative_to(DOCS)}" for p in DOCS.rglob("*.md") if re.search(r"<this [a-z ]+>", p.read_text(encoding="utf-8"))]
+    assert not placeholders, f"placeholders such as '<this repository>' on: {placeholders}"
+
+
+def test_experiments_page_says_what_is_and_is_not_reproduced():
+    page = (DOCS / "paper" / "experiments.md").read_text(encoding="utf-8")
+    assert "## What is reproduced, and what is not" in page
+    assert "Figures 2-5" in page and "Not reproduced yet" in page
+    assert "speed only" in page and "reports no returns" in page
