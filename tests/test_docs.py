@@ -386,24 +386,35 @@ def test_tabular_tutorial_runs_and_its_printed_table_is_current(tmp_path):
 
 @pytest.mark.parametrize("script, algo", [("multigoal_cli.sh", "sql"), ("multigoal_ddpg.sh", "ddpg")])
 def test_multigoal_command_line_tutorial_runs(tmp_path, script, algo):
-    done = _run(["bash", str(TUTORIALS / script)], env_extra={**QUICK, "OUT": str(tmp_path)})
-    run = tmp_path / algo
+    # Run as a reader would, from a fresh directory: the commands write runs/tutorial/<algo>.
+    done = _run(["bash", str(TUTORIALS / script)], env_extra=QUICK, cwd=tmp_path)
+    run = tmp_path / "runs" / "tutorial" / algo
     assert {"config.json", "metrics.csv", "checkpoint.eqx", "figure.png"} <= {p.name for p in run.iterdir()}
-    assert json.loads((run / "config.json").read_text())["seeds"] == [0, 1]
+    config = json.loads((run / "config.json").read_text())
+    assert config["seeds"] == [0, 1] and config["config"]["total_steps"] == 300
     assert "mean return" in done.stdout
 
 
+def test_tutorial_shell_snippets_are_literal_commands():
+    """What the pages show must run as shown: no variable that only the script defines."""
+    for script in TUTORIALS.glob("*.sh"):
+        text = script.read_text(encoding="utf-8")
+        for section in re.findall(r"# --8<-- \[start:[\w-]+\]\n(.*?)# --8<-- \[end:", text, re.DOTALL):
+            assert "$" not in section, f"{script.name}: a shown section uses a shell variable:\n{section}"
+
+
 def test_multigoal_python_tutorial_runs(tmp_path):
-    run = tmp_path / "sql-python"
-    done = _run([sys.executable, str(TUTORIALS / "multigoal_python.py"), str(run)], env_extra=QUICK)
-    assert "one episode: return" in done.stdout
+    done = _run([sys.executable, str(TUTORIALS / "multigoal_python.py")],
+                env_extra={"SOFTQ_TUTORIAL_STEPS": "300"}, cwd=tmp_path)
+    run = tmp_path / "runs" / "tutorial" / "sql-python"
+    assert "trained 300 steps" in done.stdout and "one episode: return" in done.stdout
     assert (run / "figure.png").is_file() and (run / "curve.png").is_file()
 
 
 def test_mujoco_tutorial_runs(tmp_path):
     pytest.importorskip("mujoco")
-    done = _run(["bash", str(TUTORIALS / "mujoco.sh")], env_extra={**QUICK, "OUT": str(tmp_path)})
-    assert (tmp_path / "halfcheetah" / "checkpoint.eqx").is_file()
+    done = _run(["bash", str(TUTORIALS / "mujoco.sh")], env_extra=QUICK, cwd=tmp_path)
+    assert (tmp_path / "runs" / "tutorial" / "halfcheetah" / "checkpoint.eqx").is_file()
     assert "mean return" in done.stdout
 
 

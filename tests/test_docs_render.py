@@ -11,9 +11,11 @@ into a temporary directory, opens every page at 1280 px in headless Chromium (De
 - a Sphinx role shown as text (``:class:``, ``:func:``, ``:mod:`` ...), which mkdocstrings
   does not understand;
 - a display formula wider than the content column (it would need horizontal scrolling);
-- a code block marked runnable (``{ .python .runnable }`` or ``{ .bash .runnable }`` in the
-  Markdown) that fails when run exactly as shown, from a fresh directory that has the
-  repository's ``docs/`` and ``spec/`` in it.
+- a code block marked runnable (```` ```python { .runnable-python } ```` or
+  ```` ```bash { .runnable-bash } ```` in the Markdown) that fails when run exactly as shown.
+  The runnable blocks of a page run in the page's order, from one fresh directory that has the
+  repository's ``docs/`` and ``spec/`` in it (as the repository root has), so a later block
+  may use what an earlier one wrote (a run directory), never a variable it defined.
 
 All pages are checked in one Chromium process: a harness page loads each page in a
 1280-px-wide iframe, waits for KaTeX, opens every collapsed block and measures. Where
@@ -117,9 +119,9 @@ async function check(page) {
     }
   });
   r.column = columnWidth;
-  doc.querySelectorAll("div.runnable").forEach(el => {
+  doc.querySelectorAll("div.runnable-python, div.runnable-bash").forEach(el => {
     const code = el.querySelector("code");
-    const lang = el.classList.contains("bash") ? "bash" : (el.classList.contains("python") ? "python" : "?");
+    const lang = el.classList.contains("runnable-bash") ? "bash" : "python";
     if (code) r.runnable.push({lang: lang, code: code.textContent});
   });
   return r;
@@ -217,7 +219,8 @@ def run_snippet(lang: str, code: str, cwd: Path) -> subprocess.CompletedProcess:
     for name in ("docs", "spec"):
         if not (cwd / name).exists():
             (cwd / name).symlink_to(ROOT / name)
-    env = dict(os.environ, MPLBACKEND="Agg")
+    # The Python tutorial's training length (shown in its code) is cut to 300 steps here.
+    env = dict(os.environ, MPLBACKEND="Agg", SOFTQ_TUTORIAL_STEPS="300")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-c", code] if lang == "python" else ["bash", "-euo", "pipefail", "-c", code]
@@ -232,7 +235,10 @@ def test_every_runnable_snippet_runs_as_shown(rendered, tmp_path):
     assert all(lang in ("python", "bash") for _, _, lang, _ in snippets), "a runnable snippet has no language"
     failures = []
     for page, i, lang, code in snippets:
-        done = run_snippet(lang, code, tmp_path / f"{page.replace('/', '_')}-{i}")
+        # One directory per page: a page's blocks run in its order, as a reader runs them.
+        cwd = tmp_path / page.replace("/", "_")
+        cwd.mkdir(exist_ok=True)
+        done = run_snippet(lang, code, cwd)
         if done.returncode != 0:
             failures.append(f"{page} snippet {i} ({lang}) exited {done.returncode}:\n{code}\n--- stderr\n{done.stderr[-1500:]}")
     assert not failures, "\n\n".join(failures)
