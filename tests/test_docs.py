@@ -566,3 +566,78 @@ def test_experiments_page_says_what_is_and_is_not_reproduced():
     assert "## What is reproduced, and what is not" in page
     assert "Figures 2-5" in page and "Not reproduced yet" in page
     assert "speed only" in page and "reports no returns" in page
+
+
+#: The sections of an algorithm page, in order (docs/algorithms/index.md describes them).
+ALGORITHM_SECTIONS = ["## Quick facts", "## Key equations", "## Pseudocode", "## You should know",
+                      "## Implementation details", "## Results"]
+
+
+def algorithm_page_problems(text: str) -> list[str]:
+    problems = []
+    positions = [text.find(heading + "\n") for heading in ALGORITHM_SECTIONS]
+    missing = [h for h, p in zip(ALGORITHM_SECTIONS, positions) if p < 0]
+    if missing:
+        problems.append(f"missing sections {missing}")
+    elif positions != sorted(positions):
+        problems.append("sections out of order")
+    box = re.search(r'<div class="softq-algorithm" markdown>(.*?)</div>', text, re.DOTALL)
+    if box is None:
+        problems.append("no pseudocode box")
+    else:
+        lines = re.findall(r"^\s*\d+\. .*?(?=^\s*\d+\. |\Z)", box.group(1), re.DOTALL | re.MULTILINE)
+        unlinked = [line.split("\n")[0][:60] for line in lines if "softq-impl" not in line]
+        if len(lines) < 5 or unlinked:
+            problems.append(f"pseudocode lines without their implementation: {unlinked or len(lines)}")
+    if not re.search(r"^1\. \*\*", text[text.find("## Implementation details"):], re.MULTILINE):
+        problems.append("implementation details are not a numbered list")
+    if "```bash" not in text[text.find("## Results"):]:
+        problems.append("results without the command that measures them")
+    return problems
+
+
+def test_algorithm_pages_follow_the_template():
+    pages = sorted((DOCS / "algorithms").glob("*.md"))
+    assert any(p.name == "sql.md" for p in pages), "docs/algorithms/sql.md is missing"
+    for page in pages:
+        if page.name == "index.md":
+            continue
+        assert not algorithm_page_problems(page.read_text(encoding="utf-8")), (page.name, algorithm_page_problems(page.read_text(encoding="utf-8")))
+    sql = (DOCS / "algorithms" / "sql.md").read_text(encoding="utf-8")
+    # The box links the core functions and train_step by their API identifiers (strict build
+    # fails if an identifier has no entry).
+    for name in ("soft_values.soft_value_is", "bellman.soft_bellman_target", "bellman.soft_q_loss",
+                 "svgd.svgd_direction", "svgd.svgd_surrogate", "svgd.median_bandwidth"):
+        assert f"][softq_ref.core.{name}]" in sql, name
+    assert "][softq_ref.agent.sql.train_step]" in sql
+
+
+def test_algorithm_template_check_catches_a_page_without_links():
+    """Must-fail twin: a page whose box lines name no code, and one missing a section."""
+    good = (DOCS / "algorithms" / "sql.md").read_text(encoding="utf-8")
+    assert not algorithm_page_problems(good)
+    assert algorithm_page_problems(re.sub(r'<span class="softq-impl">.*?</span>', "", good))
+    assert algorithm_page_problems(good.replace("## You should know\n", "## Notes\n"))
+
+
+def test_license_citation_and_changelog():
+    yaml = pytest.importorskip("yaml")
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text, "LICENSE is not the full Apache-2.0 text"
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "Apache-2.0"' in pyproject
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["license"] == "Apache-2.0"
+    assert {"message", "title", "authors", "version"} <= set(cff)
+    version = re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
+    assert str(cff["version"]) == version, "CITATION.cff and pyproject.toml disagree on the version"
+    paper = cff["preferred-citation"]
+    assert paper["title"] == "Reinforcement Learning with Deep Energy-Based Policies" and paper["year"] == 2017
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "## [Unreleased]" in changelog and f"## [{version}]" in changelog
+    home = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert "@inproceedings{haarnoja2017reinforcement" in home and 'jax[cuda13]' in home
+    faq = (DOCS / "faq.md").read_text(encoding="utf-8")
+    for anchor in ("why-is-my-soft-value-biased-low", "why-tanh", "reward-scale-or-temperature"):
+        assert f"{{ #{anchor} }}" in faq, anchor
