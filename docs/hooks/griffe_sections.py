@@ -1,4 +1,7 @@
-"""Griffe extension for the API pages: read ``Example:`` as the Google-style ``Examples:`` section.
+"""Griffe extensions for the API pages.
+
+``ExampleSection`` reads ``Example:`` as the Google-style ``Examples:`` section;
+``SphinxRoles`` turns Sphinx roles left in a docstring into mkdocstrings cross-references.
 
 softq_ref's docstrings follow the order of ``STYLE.md`` (summary, formula, Args, Returns,
 Example, Reference, Notes) and title their doctest section ``Example:``.  Griffe's Google
