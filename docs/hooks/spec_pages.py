@@ -89,6 +89,12 @@ def label(entry_id: str, kind: str = "") -> str:
     return _KIND_LABELS.get(kind, "Entry")
 
 
+def link_text(entry: Entry) -> str:
+    """The text of a link to an entry: "Eq. (10)", "Theorem 3", or "Definition: The multi-goal task"."""
+    lab = label(entry.id, entry.kind)
+    return f"{lab}: {entry.title}" if lab in _KIND_LABELS.values() else lab
+
+
 def heading_text(entry: Entry) -> str:
     lab = label(entry.id, entry.kind)
     if lab in _KIND_LABELS.values():
@@ -334,7 +340,7 @@ def render_deviation(dev: Deviation, page: str, entries: list[Entry], level: int
     out = [f"{hashes} {dev.title} {{ #{dev.id} }}", "", f"spec id `{dev.id}`", ""]
     concerned = [e for e in entries if dev.id in e.deviations]
     if concerned:
-        links = ", ".join(f"[{label(e.id, e.kind)}]({relative_link(page, entry_home(e), e.id)})" for e in concerned)
+        links = ", ".join(f"[{link_text(e)}]({relative_link(page, entry_home(e), e.id)})" for e in concerned)
         out += [f"Concerns: {links}.", ""]
     rows = [("The paper", dev.paper), ("The original code", dev.original_code)]
     if dev.ports:
@@ -412,11 +418,37 @@ def expand(markdown: str, page: str, entries=None, deviations=None, root: Path =
         rendered.extend(d.id for d in deviations)
         return "\n".join(render_deviation(d, page, entries) for d in deviations)
 
+    # Markers quoted in code (a fenced block or an inline code span) are text, not markers:
+    # they are set aside before the expansion and put back unchanged after it.
+    protected, held = _protect_code(markdown)
     # Entries first (the 'remaining' marker must see what the page rendered before it).
-    out = _MARKER.sub(replace, markdown)
+    out = _MARKER.sub(replace, protected)
     out = _API_MARKER.sub(lambda m: render_api_index(m.group(1)), out)
     out = _REF.sub(lambda m: _ref_link(m.group(1), page, by_id, dev_by_id, problems), out)
-    return out, rendered, problems
+    return _restore_code(out, held), rendered, problems
+
+
+_FENCED = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[^\n]*\n.*?^(?P=indent)(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
+_INLINE_CODE = re.compile(r"(?P<ticks>`+)(?!`)(?:(?!\n[ \t]*\n).)+?(?<!`)(?P=ticks)(?!`)", re.DOTALL)
+_HELD = "\x00softq-code-{}\x00"
+
+
+def _protect_code(markdown: str) -> tuple[str, list[str]]:
+    """Replace fenced blocks and inline code spans by placeholders; return them in order."""
+    held: list[str] = []
+
+    def hold(match: re.Match) -> str:
+        held.append(match.group(0))
+        return _HELD.format(len(held) - 1)
+
+    return _INLINE_CODE.sub(hold, _FENCED.sub(hold, markdown)), held
+
+
+def _restore_code(text: str, held: list[str]) -> str:
+    # Later placeholders may sit inside earlier ones' text only if nested; restore in reverse.
+    for index in range(len(held) - 1, -1, -1):
+        text = text.replace(_HELD.format(index), held[index])
+    return text
 
 
 def missing_from_docs(rendered_by_page: dict[str, list[str]], entries=None, deviations=None) -> list[str]:

@@ -5,7 +5,7 @@ Spec entries: ``eq-5`` (soft value), ``eq-6`` (Boltzmann policy), ``def-entropy`
 Levine, "Reinforcement Learning with Deep Energy-Based Policies", ICML 2017
 (arXiv:1702.08165), Sec. 2 and 3.2.
 
-Notation: the paper's temperature is ``alpha``; seed 004 calls it ``lambda``; the
+Notation: the paper's temperature is ``alpha``; the lecture slides *Maximum Entropy RL* call it ``lambda``; the
 original code fixes it to 1 and scales rewards by ``reward_scale = 1 / alpha``.
 Logarithms are natural throughout.
 """

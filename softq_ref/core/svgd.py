@@ -43,7 +43,7 @@ def rbf_kernel(x: jax.Array, y: jax.Array, bandwidth) -> tuple[jax.Array, jax.Ar
 
     Returns:
       ``(k, grad_x)``: the kernel matrix ``[n, m]`` and the gradient with respect to
-      ``x_i`` of each entry, ``[n, m, d]``.
+        ``x_i`` of each entry, ``[n, m, d]``.
 
     Reference: the kernel of Eq. (13) and Appendix D.1 of Haarnoja et al. (2017).
     """

@@ -1,6 +1,6 @@
 """Input checks shared by the equation functions.
 
-Every function in :mod:`softq_ref.core` is pure and jit-able.  Inside ``jit`` its
+Every function in [`softq_ref.core`][softq_ref.core] is pure and jit-able.  Inside ``jit`` its
 arguments are tracers whose values are unknown, so the checks here run only when
 a value is concrete (eager calls, or static configuration); under ``jit`` they are
 skipped and the caller (the agent's config, the tabular ``TabularMDP``) is

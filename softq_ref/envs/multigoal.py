@@ -3,20 +3,23 @@ r"""The multi-goal task of Sec. 5.1 as a pure-JAX functional environment.
 A point in the plane moves by the velocity it is given and is rewarded for
 approaching the nearest of four goals, while paying for speed.  Every function
 here is pure, jit-able and vmap-able; float32 throughout; the episode horizon and
-the reward constants are static (a frozen, hashable :class:`MultiGoalParams`).
+the reward constants are static (a frozen, hashable
+[`MultiGoalParams`][softq_ref.envs.multigoal.MultiGoalParams]).
 
-$$s' = \mathrm{clip}\big(s + \mathrm{clip}(a, -1, 1), -7, 7\big)$$
-
-$$r(s, a, s') = -\Big(30\,\lVert \mathrm{clip}(a, -1, 1) \rVert^2
-               + \min_g \lVert s' - g \rVert^2\Big)
-               + 10\,\mathbb{1}\big[\min_g \lVert s' - g \rVert < 1\big]$$
+$$
+\begin{aligned}
+s' &= \mathrm{clip}\big(s + \mathrm{clip}(a, -1, 1), -7, 7\big), \\
+r(s, a, s') &= -\Big(30\,\lVert \mathrm{clip}(a, -1, 1) \rVert^2 + \min_g \lVert s' - g \rVert^2\Big) \\
+&\quad + 10\,\mathbb{1}\big[\min_g \lVert s' - g \rVert < 1\big]
+\end{aligned}
+$$
 
 with goals $g \in \{(5,0), (-5,0), (0,5), (0,-5)\}$.  Reaching a goal (the
 indicator above) terminates the episode; otherwise it is truncated after 30 steps.
 The start position is drawn from $\mathcal{N}(0, 0.1^2)$ per coordinate.
 
 A gymnasium implementation written independently in NumPy lives in
-:mod:`softq_ref.envs.multigoal_gym`; ``tests/test_envs_multigoal.py`` proves the two
+[`softq_ref.envs.multigoal_gym`][softq_ref.envs.multigoal_gym]; ``tests/test_envs_multigoal.py`` proves the two
 agree step by step.
 
 Reference: Sec. 5.1 and Figure 1 of Haarnoja, Tang, Abbeel and Levine (2017),
@@ -100,7 +103,7 @@ class MultiGoalParams:
 
     Frozen and hashable, so it can be closed over or passed as a static argument
     of ``jax.jit``.  The field names match the keyword arguments of
-    :class:`softq_ref.envs.multigoal_gym.MultiGoalEnv`.
+    [`MultiGoalEnv`][softq_ref.envs.multigoal_gym.MultiGoalEnv].
 
     Attributes:
       goal_reward: bonus added on the step that reaches a goal (code: ``goal_reward=10``).
@@ -157,8 +160,9 @@ def observe(state: MultiGoalState) -> jax.Array:
 def state_at(position) -> MultiGoalState:
     """A fresh episode's state at a chosen ``position`` (``[2]``, clipped to the box).
 
-    Used to start from the points of Figure 1 ((-2, 0), (0, 0), (2.5, 2.5)) and to
-    compare with the gymnasium environment's ``reset(options={"position": ...})``.
+    Used to start from the points of Figure 1 ((-2.5, 0), (0, 0), (2.5, 2.5) in the
+    original code's plotting script) and to compare with the gymnasium environment's
+    ``reset(options={"position": ...})``.
 
     Example:
       >>> state = state_at([0.0, 0.0])
@@ -178,7 +182,7 @@ def _squared_distances(position: jax.Array) -> jax.Array:
 
 
 def goal_index(position, params: MultiGoalParams = DEFAULT_PARAMS) -> jax.Array:
-    """Index into :data:`GOALS` of the goal whose disc contains ``position``, else -1.
+    """Index into [`GOALS`][softq_ref.envs.multigoal.GOALS] of the goal whose disc contains ``position``, else -1.
 
     $$\\mathrm{goal}(s) = \\arg\\min_g \\lVert s - g \\rVert^2 \\text{ if }
       \\min_g \\lVert s - g \\rVert^2 < \\rho^2 \\text{ else } -1$$
@@ -230,9 +234,13 @@ def step(
 ) -> tuple[MultiGoalState, jax.Array, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
     """One transition of the multi-goal task (spec ``def-multigoal-task``; 2018 code: post-step scoring).
 
-    $$a_c = \\mathrm{clip}(a, -1, 1), \\quad s' = \\mathrm{clip}(s + a_c, -7, 7)$$
-    $$r = -\\big(30 \\lVert a_c \\rVert^2 + \\min_g \\lVert s' - g \\rVert^2\\big)
-          + 10\\,\\mathbb{1}[\\mathrm{goal}(s') \\ne -1]$$
+    $$
+    \\begin{aligned}
+    a_c &= \\mathrm{clip}(a, -1, 1), \\qquad s' = \\mathrm{clip}(s + a_c, -7, 7), \\\\
+    r &= -\\big(30 \\lVert a_c \\rVert^2 + \\min_g \\lVert s' - g \\rVert^2\\big)
+          + 10\\,\\mathbb{1}[\\mathrm{goal}(s') \\ne -1]
+    \\end{aligned}
+    $$
 
     Args:
       state: the current state (``position`` float32 ``[2]``, ``t`` int32 ``[]``).
@@ -242,12 +250,12 @@ def step(
 
     Returns:
       ``(next_state, next_obs, reward, terminated, truncated, info)``:
-      ``next_obs`` float32 ``[2]`` (= ``next_state.position``); ``reward`` float32
-      ``[]``; ``terminated`` bool ``[]`` (a goal was reached);
-      ``truncated`` bool ``[]`` (``next_state.t >= max_steps``, independent of
-      ``terminated``, as gymnasium's ``TimeLimit``); ``info`` a dict of arrays:
-      ``"goal"`` int32 (index of the goal reached, -1 if none),
-      ``"action_cost"`` and ``"distance_cost"`` float32 (the two costs, weighted).
+        ``next_obs`` float32 ``[2]`` (= ``next_state.position``); ``reward`` float32
+        ``[]``; ``terminated`` bool ``[]`` (a goal was reached);
+        ``truncated`` bool ``[]`` (``next_state.t >= max_steps``, independent of
+        ``terminated``, as gymnasium's ``TimeLimit``); ``info`` a dict of arrays:
+        ``"goal"`` int32 (index of the goal reached, -1 if none),
+        ``"action_cost"`` and ``"distance_cost"`` float32 (the two costs, weighted).
 
     Example:
       >>> state = state_at([4.0, 0.0])
@@ -258,7 +266,7 @@ def step(
     Reference: Sec. 5.1 of Haarnoja et al. (2017); ``MultiGoalEnv.step`` and
     ``compute_reward`` of haarnoja/softqlearning (2018).  Stepping past the end of an
     episode is allowed (the dynamics simply continue); a training loop should use
-    :func:`step_autoreset`.
+    [`step_autoreset`][softq_ref.envs.multigoal.step_autoreset].
     """
     action = jnp.clip(jnp.asarray(action, dtype=jnp.float32), -MAX_ACTION, MAX_ACTION)
     if action.shape != (2,):
@@ -283,7 +291,7 @@ def step(
 def step_autoreset(
     state: MultiGoalState, action, key: jax.Array, params: MultiGoalParams = DEFAULT_PARAMS
 ) -> tuple[MultiGoalState, jax.Array, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
-    """:func:`step`, then :func:`reset` with ``key`` if the episode ended.
+    """[`step`][softq_ref.envs.multigoal.step], then [`reset`][softq_ref.envs.multigoal.reset] with ``key`` if the episode ended.
 
     For a ``lax.scan`` training loop: the returned state is the one to act in
     next (a fresh episode's when ``terminated | truncated``), while ``next_obs``
@@ -300,7 +308,8 @@ def step_autoreset(
 
     Returns:
       ``(state_to_act_in, next_obs, reward, terminated, truncated, info)``, as
-      :func:`step` except the first element; act on ``observe(state_to_act_in)``.
+        [`step`][softq_ref.envs.multigoal.step] except the first element; act on
+        ``observe(state_to_act_in)``.
 
     Example:
       >>> state = state_at([4.0, 0.0])

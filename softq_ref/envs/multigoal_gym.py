@@ -1,7 +1,7 @@
 r"""The multi-goal task of Sec. 5.1 as a ``gymnasium.Env``, written in NumPy.
 
 This is a second, independent implementation of the task defined in
-:mod:`softq_ref.envs.multigoal` (see that module for the equations and for every
+[`softq_ref.envs.multigoal`][softq_ref.envs.multigoal] (see that module for the equations and for every
 choice: 2018 code, post-step scoring, clipped-action cost, quadratic reward,
 squared-distance goal test, float32).  It deliberately does not call the JAX
 functions, so that ``tests/test_envs_multigoal.py``, which runs both on the same

@@ -81,8 +81,12 @@ def _as_float(x) -> jax.Array:
 class TabularMDP(eqx.Module):
     r"""A finite, discounted Markov decision process (spec ``def-mdp``).
 
-    $$\mathcal M = (\mathcal S, \mathcal A, p, r, \gamma), \qquad
-      p(s' \mid s, a) = \texttt{transitions}[s, a, s'], \quad r(s, a) = \texttt{rewards}[s, a]$$
+    $$
+    \begin{aligned}
+    &\mathcal M = (\mathcal S, \mathcal A, p, r, \gamma), \\
+    &p(s' \mid s, a) = \texttt{transitions}[s, a, s'], \quad r(s, a) = \texttt{rewards}[s, a]
+    \end{aligned}
+    $$
 
     with $|\mathcal S| = S$ states, $|\mathcal A| = A$ actions and
     $0 \le \gamma < 1$.  An immutable pytree (an Equinox module) whose three
@@ -199,8 +203,8 @@ def random_mdp(
 
     Returns:
       A ``TabularMDP`` in the default float dtype.  The function is pure in
-      ``key`` and can be ``vmap``-ped over keys (``num_states`` and
-      ``num_actions`` static).
+        ``key`` and can be ``vmap``-ped over keys (``num_states`` and
+        ``num_actions`` static).
 
     Example:
       >>> import jax

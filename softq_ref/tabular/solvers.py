@@ -8,15 +8,15 @@ contraction proof).
 
 With finitely many actions the integrals of the paper become sums over the action
 axis, so every object of Sec. 2 has an exact tabular form; the soft values and
-Boltzmann policies come from :mod:`softq_ref.core.soft_values` and are not
+Boltzmann policies come from [`softq_ref.core.soft_values`][softq_ref.core.soft_values] and are not
 reimplemented here.  Every function is pure and jit-able; argument checks run only
-on concrete values (see :mod:`softq_ref.core.validation`).
+on concrete values (see [`softq_ref.core.validation`][softq_ref.core.validation]).
 
-Conventions: natural logarithms; the temperature is ``alpha`` (seed 004's
+Conventions: natural logarithms; the temperature is ``alpha`` (the *Maximum Entropy RL* lecture slides'
 ``lambda``; the original code's ``1 / reward_scale``); arrays are ``[S, A]`` for
 Q-tables and policies, ``[S, A, S]`` for transitions.  The soft Q-function of a
 policy has *no* entropy bonus at its first state-action pair: the bonus starts at
-the next state (Eq. (4); seed 004, "no entropy with the first reward term").
+the next state (Eq. (4); the lecture slides *Maximum Entropy RL*, "no entropy with the first reward term").
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def soft_bellman_operator(mdp: TabularMDP, q, alpha) -> jax.Array:
       >>> round(float(soft_bellman_operator(mdp, jnp.zeros((1, 2)), 1.0)[0, 0]), 4)  # 0.5 log 2
       0.3466
 
-    Reference: Eq. (7) (Theorem 2) and Eqs. (8)-(9) (Theorem 3), Sec. 2.2 of
+    Reference: Eq. (7) (Theorem 2, Sec. 2.2) and Eqs. (8)-(9) (Theorem 3, Sec. 3.1) of
     Haarnoja et al. (2017); the contraction proof is in Appendix A.
     """
     _check_mdp(mdp)
@@ -256,7 +256,7 @@ def soft_q_iteration(mdp: TabularMDP, alpha, *, q0=None, tol=1e-8, max_iters: in
       >>> round(float(soft_q_iteration(mdp, 1.0, tol=1e-6)[0, 0]), 4)
       0.6931
 
-    Reference: Theorem 3, Eqs. (8)-(9), Sec. 2.2 of Haarnoja et al. (2017); proof in
+    Reference: Theorem 3, Eqs. (8)-(9), Sec. 3.1 of Haarnoja et al. (2017); proof in
     Appendix A.
 
     Notes: the whole loop is one ``lax.while_loop`` under ``jit``; ``alpha``,
@@ -341,12 +341,12 @@ def soft_policy_evaluation(mdp: TabularMDP, policy, alpha) -> jax.Array:
       0.6931
 
     Reference: Eq. (4) of Theorem 1 (written there for the optimal policy) and its
-    general-policy form in Appendix A.1 of Haarnoja et al. (2017); seed 004's soft
+    general-policy form in Appendix A.1 of Haarnoja et al. (2017); the *Maximum Entropy RL* lecture slides' soft
     policy evaluation.
 
     Note: the entropy bonus starts at the *next* state: the first action $a$ is
     given, not drawn from $\pi$, so $Q^\pi(s, a)$ carries no
-    $\alpha \mathcal H(\pi(\cdot \mid s))$ (seed 004: "no entropy with the first
+    $\alpha \mathcal H(\pi(\cdot \mid s))$ (the lecture slides *Maximum Entropy RL*: "no entropy with the first
     reward term").  The state value, which does carry it, is
     $V^\pi(s) = \mathbb E_{a \sim \pi}[Q^\pi(s, a)] + \alpha \mathcal H(\pi(\cdot \mid s))$.
     """
@@ -423,8 +423,8 @@ def soft_policy_iteration(
 
     Returns:
       ``(q, policy)``: the last policy $\pi_k$ and its exact soft Q-function
-      $Q^{\pi_k}_{\mathrm{soft}}$ (so ``q == soft_policy_evaluation(mdp, policy, alpha)``);
-      at convergence ``policy`` is ``soft_policy_improvement(q, alpha)`` to within ``tol``.
+        $Q^{\pi_k}_{\mathrm{soft}}$ (so ``q == soft_policy_evaluation(mdp, policy, alpha)``);
+        at convergence ``policy`` is ``soft_policy_improvement(q, alpha)`` to within ``tol``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -434,7 +434,7 @@ def soft_policy_iteration(
       (0.6931, [[0.5, 0.5]])
 
     Reference: Theorem 4 and the policy iteration argument of Appendix A.1 of
-    Haarnoja et al. (2017); seed 004 ("soft policy iteration").
+    Haarnoja et al. (2017); the lecture slides *Maximum Entropy RL* ("soft policy iteration").
 
     Notes: one ``lax.while_loop`` under ``jit``, each step a dense solve of size
     $SA$.  As for ``soft_q_iteration``, a float32 run cannot meet a ``tol`` below
@@ -454,10 +454,14 @@ def soft_policy_iteration(
 def maxent_objective(mdp: TabularMDP, policy, alpha, initial_distribution) -> jax.Array:
     r"""The discounted maximum-entropy objective of a policy (spec ``def-maxent-objective``).
 
-    $$J(\pi) = \sum_{t=0}^{\infty} \gamma^t \, \mathbb E_{(s_t, a_t) \sim \rho_\pi}
-      \Big[r(s_t, a_t) + \alpha \mathcal H\big(\pi(\cdot \mid s_t)\big)\Big]
-      = \mathbb E_{s_0 \sim \mu}\Big[\mathbb E_{a \sim \pi}\big[Q^\pi_{\mathrm{soft}}(s_0, a)\big]
-      + \alpha \mathcal H\big(\pi(\cdot \mid s_0)\big)\Big]$$
+    $$
+    \begin{aligned}
+    J(\pi) &= \sum_{t=0}^{\infty} \gamma^t \, \mathbb E_{(s_t, a_t) \sim \rho_\pi}
+      \Big[r(s_t, a_t) + \alpha \mathcal H\big(\pi(\cdot \mid s_t)\big)\Big] \\
+      &= \mathbb E_{s_0 \sim \mu}\Big[\mathbb E_{a \sim \pi}\big[Q^\pi_{\mathrm{soft}}(s_0, a)\big]
+      + \alpha \mathcal H\big(\pi(\cdot \mid s_0)\big)\Big]
+    \end{aligned}
+    $$
 
     The entropy is collected at every visited state, the first one included
     (unlike $Q^\pi_{\mathrm{soft}}(s_0, a)$, whose first action is given).
@@ -502,13 +506,17 @@ def finite_horizon_soft_values(
 ) -> tuple[jax.Array, jax.Array]:
     r"""Soft values of a finite horizon by backward recursion: control as inference (spec ``def-finite-horizon``).
 
-    $$V_T(s) = 0, \qquad
-      Q_t(s, a) = r(s, a) + \gamma \, \mathbb E_{s' \sim p(\cdot \mid s, a)}\big[V_{t+1}(s')\big], \qquad
-      V_t(s) = \alpha \log \sum_a \exp\big(Q_t(s, a) / \alpha\big)$$
+    $$
+    \begin{aligned}
+    V_T(s) &= 0, \\
+    Q_t(s, a) &= r(s, a) + \gamma \, \mathbb E_{s' \sim p(\cdot \mid s, a)}\big[V_{t+1}(s')\big], \\
+    V_t(s) &= \alpha \log \sum_a \exp\big(Q_t(s, a) / \alpha\big)
+    \end{aligned}
+    $$
 
     for $t = T-1, \dots, 0$, as one reverse ``lax.scan``.  With $\alpha = 1$ and
     $\gamma = 1$ (the defaults) this is the backward-message recursion of control
-    as inference (seed 003: $Q_t = \log \beta_t(s, a)$, $V_t = \log \beta_t(s)$,
+    as inference (the CMU 10-708 lecture notes on maximum-entropy RL: $Q_t = \log \beta_t(s, a)$, $V_t = \log \beta_t(s)$,
     optimality likelihood $\exp(r)$) in its variational form for stochastic
     dynamics.  $V_t(s)$ is the largest
     $\mathbb E\big[\sum_{k=t}^{T-1} \gamma^{k-t} (r_k + \alpha \mathcal H(\pi_k(\cdot \mid s_k)))\big]$
@@ -519,16 +527,16 @@ def finite_horizon_soft_values(
     Args:
       mdp: a ``TabularMDP`` (its own ``discount`` is *not* used; see ``discount``).
       horizon: $T \ge 1$, a Python int (it fixes the output shape).
-      alpha: temperature, a scalar >= 0; seed 003 fixes it to 1.
+      alpha: temperature, a scalar >= 0; the CMU 10-708 lecture notes fix it to 1.
       discount: $\gamma \in [0, 1]$; 1 by default, the undiscounted recursion of
-        seed 003.  Pass ``mdp.discount`` for the discounted recursion, whose
+        the CMU 10-708 lecture notes on maximum-entropy RL.  Pass ``mdp.discount`` for the discounted recursion, whose
         $Q_0$ tends to ``soft_q_iteration(mdp, alpha)`` as $T \to \infty$.
 
     Returns:
       ``(q, v)``: ``q[t]`` is $Q_t$, ``[T, S, A]``, and ``v[t]`` is $V_t$, ``[T, S]``.
-      Index ``t`` counts steps taken, so ``t = 0`` has the whole horizon ahead and
-      ``q[T - 1] == rewards``.  Seed 003 numbers the same steps $1, \dots, T$ with
-      $V_{T+1} = 0$.
+        Index ``t`` counts steps taken, so ``t = 0`` has the whole horizon ahead and
+        ``q[T - 1] == rewards``.  The CMU 10-708 lecture notes number the same steps $1, \dots, T$ with
+        $V_{T+1} = 0$.
 
     Example:
       >>> import jax.numpy as jnp
@@ -537,14 +545,14 @@ def finite_horizon_soft_values(
       >>> [round(float(x), 4) for x in v[:, 0]]  # t log 2 with t steps to go
       [2.0794, 1.3863, 0.6931]
 
-    Reference: seed 003 (the recursion of control as inference, finite horizon);
+    Reference: the CMU 10-708 lecture notes on maximum-entropy RL (the recursion of control as inference, finite horizon);
     the infinite-horizon, discounted counterpart is Eq. (7), Sec. 2.2 of Haarnoja
     et al. (2017).
 
     Note: the recursion takes the *expectation* of $V_{t+1}$ over next states,
     not $\log \mathbb E \exp(V_{t+1})$: the latter is exact inference, which with
     stochastic dynamics yields an optimistic, risk-seeking policy; the former is
-    the maximum-entropy control objective (seed 003's ELBO for stochastic dynamics).
+    the maximum-entropy control objective (the CMU 10-708 lecture notes' ELBO for stochastic dynamics).
     """
     _check_mdp(mdp)
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
