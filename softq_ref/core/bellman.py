@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from softq_ref.core.validation import check_discount
+from softq_ref.core.validation import check_discount, concrete_value
 
 
 def soft_bellman_target(reward, discount, done, next_value) -> jax.Array:
@@ -45,6 +46,9 @@ def soft_bellman_target(reward, discount, done, next_value) -> jax.Array:
     for name, x in (("done", done), ("discount", discount)):
         if jnp.ndim(x) != 0 and jnp.shape(x) != reward.shape:
             raise ValueError(f"{name} must be a scalar or have the shape of reward {reward.shape}, got {jnp.shape(x)}")
+    done_value = concrete_value(done)
+    if done_value is not None and not np.all((done_value == 0) | (done_value == 1)):
+        raise ValueError(f"done must be 0 or 1 (1 where s' is terminal), got {done_value!r}")
     not_done = 1.0 - jnp.asarray(done, dtype=reward.dtype)
     target = reward + jnp.asarray(discount, dtype=reward.dtype) * not_done * jnp.asarray(next_value, dtype=reward.dtype)
     return jax.lax.stop_gradient(target)
@@ -71,4 +75,6 @@ def soft_q_loss(q_pred, target) -> jax.Array:
     target = jnp.asarray(target)
     if q_pred.shape != target.shape:
         raise ValueError(f"q_pred and target must have the same shape, got {q_pred.shape} and {target.shape}")
+    if q_pred.size == 0:
+        raise ValueError(f"q_pred and target are empty (shape {q_pred.shape}); the loss is a mean over at least one pair")
     return 0.5 * jnp.mean(jnp.square(target - q_pred))

@@ -16,6 +16,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from softq_ref.core.validation import check_axis, check_temperature
 
@@ -96,7 +97,9 @@ def log_boltzmann_policy(q: jax.Array, alpha, axis: int = -1) -> jax.Array:
     Reference: Eq. (6), Theorem 1, Sec. 2.2 of Haarnoja et al. (2017).
     """
     q, axis, positive, safe_alpha = _prepare(q, alpha, axis)
-    soft = jax.nn.log_softmax(q / safe_alpha, axis=axis)
+    # A row of -inf only: every action is equally (im)possible, the uniform policy (as for ties).
+    all_neg_inf = jnp.all(q == -jnp.inf, axis=axis, keepdims=True)
+    soft = jax.nn.log_softmax(jnp.where(all_neg_inf, jnp.zeros_like(q), q) / safe_alpha, axis=axis)
     is_max = q == jnp.max(q, axis=axis, keepdims=True)
     count = jnp.sum(is_max, axis=axis, keepdims=True).astype(q.dtype)
     hard = jnp.where(is_max, -jnp.log(count), -jnp.inf)
@@ -170,11 +173,11 @@ def uniform_log_density(action_dim: int, low: float = -1.0, high: float = 1.0) -
 
     Reference: Eq. (10) and Appendix C.2 of Haarnoja et al. (2017).
     """
-    if isinstance(action_dim, bool) or not isinstance(action_dim, int) or action_dim < 1:
+    if isinstance(action_dim, (bool, np.bool_)) or not isinstance(action_dim, (int, np.integer)) or action_dim < 1:
         raise ValueError(f"action_dim must be a positive int, got {action_dim!r}")
     if not (math.isfinite(low) and math.isfinite(high)) or not high > low:
         raise ValueError(f"the action box needs finite low < high, got low={low!r}, high={high!r}")
-    return -action_dim * math.log(high - low)
+    return -int(action_dim) * math.log(high - low)
 
 
 def soft_value_is(q_samples: jax.Array, log_proposal, alpha, axis: int = -1) -> jax.Array:

@@ -12,8 +12,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from softq_ref.core.validation import check_positive, check_rank, check_temperature
+from softq_ref.core.validation import check_positive, check_rank, check_temperature, concrete_value
 
 #: Smallest kernel bandwidth, as in the original code (``h_min = 1e-3``): keeps the
 #: kernel defined when all particles coincide.
@@ -111,6 +112,7 @@ def median_bandwidth(x: jax.Array, y: jax.Array, min_bandwidth: float = MIN_BAND
     _check_particles(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same dimension, got {x.shape} and {y.shape}")
+    check_positive(min_bandwidth, "min_bandwidth")
     sq_dist = jnp.sum(jnp.square(x[:, None, :] - y[None, :, :]), axis=-1).reshape(-1)
     count = sq_dist.shape[0]
     median = _sorted_nonnegative(jax.lax.stop_gradient(sq_dist))[(count - 1) // 2]
@@ -200,5 +202,9 @@ def tanh_log_det_jacobian(actions: jax.Array) -> jax.Array:
 
     Reference: the squashed sampler of the original code (2018); spec deviation ``dev-tanh``.
     """
+    value = concrete_value(actions)
+    if value is not None and not np.all(np.abs(value) <= 1.0):
+        bad = value[~(np.abs(value) <= 1.0)].ravel()[0]
+        raise ValueError(f"actions must lie in the tanh box [-1, 1], got {float(bad)!r}")
     actions = jnp.asarray(actions)
     return jnp.sum(jnp.log(1.0 - jnp.square(actions) + TANH_EPS), axis=-1)

@@ -59,8 +59,21 @@ def check_rank(x, rank: int, name: str) -> None:
         raise ValueError(f"{name} must have {rank} dimensions, got shape {np.shape(x)}")
 
 
+def check_numeric(x, name: str) -> None:
+    """Raise ``ValueError`` unless ``x`` holds real numbers (bool, int or float), e.g. not a string."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(x).dtype
+        except (TypeError, ValueError):
+            dtype = np.dtype(object)
+    if np.dtype(dtype).kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got {type(x).__name__} {x!r:.40}")
+
+
 def check_axis(x, axis: int, name: str) -> int:
     """Normalise ``axis`` for ``x`` and require a non-empty reduction axis."""
+    check_numeric(x, name)
     ndim = np.ndim(x)
     if ndim == 0:
         raise ValueError(f"{name} must have at least one dimension (the action axis), got a scalar")

@@ -146,6 +146,8 @@ class TabularMDP(eqx.Module):
             raise ValueError(
                 f"rewards must have shape [S, A] = {(num_states, num_actions)} to match transitions, got {rewards.shape}"
             )
+        if isinstance(discount, (str, bytes)):
+            raise ValueError(f"discount must be a number, got the string {discount!r}")
         if np.ndim(discount) != 0:
             raise ValueError(f"discount must be a scalar, got shape {np.shape(discount)}")
         _check_stochastic(transitions, "transitions", "transition probabilities")
@@ -158,6 +160,15 @@ class TabularMDP(eqx.Module):
             gamma = float(discount_value)
             if not (math.isfinite(gamma) and 0.0 <= gamma < 1.0):
                 raise ValueError(f"discount must lie in [0, 1), got {gamma!r}")
+            if float(np.asarray(gamma, dtype)) >= 1.0:
+                raise ValueError(f"discount {gamma!r} rounds to 1 in {jnp.dtype(dtype).name}; use float64 or a smaller discount")
+            if reward_values is not None and reward_values.size:
+                bound = float(np.max(np.abs(reward_values))) / (1.0 - gamma)
+                if bound > float(jnp.finfo(dtype).max) / 16:
+                    raise ValueError(
+                        f"rewards up to {float(np.max(np.abs(reward_values))):.3g} with discount {gamma!r} give values "
+                        f"up to {bound:.3g}, which overflow {jnp.dtype(dtype).name}; scale the rewards down"
+                    )
         self.transitions = transitions.astype(dtype)
         self.rewards = rewards.astype(dtype)
         self.discount = jnp.asarray(discount, dtype=dtype)

@@ -22,6 +22,7 @@ the next state (Eq. (4); the lecture slides *Maximum Entropy RL*, "no entropy wi
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -69,6 +70,8 @@ def _check_loop(tol, max_iters) -> None:
     value = concrete_value(tol)
     if value is not None and (np.ndim(value) != 0 or not np.isfinite(value) or value < 0):
         raise ValueError(f"tol must be a finite scalar >= 0, got {tol!r}")
+    if max_iters is None:
+        return
     value = concrete_value(max_iters)
     if value is not None and (
         np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.integer) or value < 1
@@ -96,8 +99,75 @@ def _hard_backup(mdp: TabularMDP, q: jax.Array) -> jax.Array:
     return mdp.rewards + mdp.discount * _expect_next(mdp, jnp.max(q, axis=-1))
 
 
-def _fixed_point(backup, q0: jax.Array, discount: jax.Array, tol: jax.Array, max_iters: jax.Array) -> jax.Array:
-    """Iterate a gamma-contraction until gamma * |Q_k - Q_{k-1}|_inf <= (1 - gamma) * tol."""
+#: The most backups an automatic ``max_iters`` may ask for; a discount and tolerance that need
+#: more are refused up front (a loop of that length would look like a hang).
+MAX_AUTO_ITERS = 50_000_000
+
+
+class _SolverInfo(NamedTuple):
+    r"""How an iterative solver ended (``return_info=True``); all fields are arrays, traced under ``jit``.
+
+    ``converged``: the sup-norm error is guaranteed to be at most ``tol``; ``iterations``: the
+    backups taken; ``error_bound``: the guaranteed bound on $\lVert Q_k - Q^* \rVert_\infty$ in
+    exact arithmetic, the smaller of the a-posteriori $\gamma \lVert Q_k - Q_{k-1} \rVert / (1 - \gamma)$
+    and the a-priori $\gamma^k B$ (``_error_scale``).
+    """
+
+    converged: jax.Array
+    iterations: jax.Array
+    error_bound: jax.Array
+
+
+def _error_scale(mdp: TabularMDP, alpha: jax.Array, q0: jax.Array) -> jax.Array:
+    """B >= |Q0 - Q*|_inf: |Q0|_inf + (max|r| + gamma alpha log A) / (1 - gamma) (spec ``prop-soft-q-bound``)."""
+    gamma = mdp.discount
+    q_star = (jnp.max(jnp.abs(mdp.rewards)) + gamma * alpha * jnp.log(jnp.asarray(mdp.num_actions, q0.dtype))) / (1 - gamma)
+    return jnp.max(jnp.abs(q0)) + q_star
+
+
+def _default_max_iters(mdp: TabularMDP, alpha: jax.Array, q0: jax.Array, tol: jax.Array) -> jax.Array:
+    """The backups after which the contraction guarantees |Q_k - Q*| <= tol: gamma^k B <= tol, plus one.
+
+    ``B`` is ``_error_scale``; ``gamma = 0`` needs one backup; the count is clipped to
+    ``[1, MAX_AUTO_ITERS + 1]`` (``+ 1``: past the cap, which the caller refuses when concrete).
+    """
+    gamma = mdp.discount
+    bound = _error_scale(mdp, alpha, q0)
+    safe_gamma = jnp.where(gamma > 0, gamma, 0.5)
+    ratio = jnp.where(bound > tol, tol / jnp.where(bound > 0, bound, 1.0), 1.0)
+    k = jnp.ceil(jnp.log(ratio) / jnp.log(safe_gamma)) + 1
+    k = jnp.where((gamma > 0) & (bound > tol), k, 1.0)
+    over = ~jnp.isfinite(k) | (k > MAX_AUTO_ITERS)
+    return jnp.where(over, MAX_AUTO_ITERS + 1, jnp.clip(jnp.where(over, 1.0, k), 1, MAX_AUTO_ITERS).astype(jnp.int32))
+
+
+def _resolve_max_iters(mdp, alpha, q0, tol, max_iters):
+    """``max_iters`` as an int32 array; ``None`` chooses it from the discount and the tolerance."""
+    if max_iters is not None:
+        return jnp.asarray(max_iters, jnp.int32)
+    k = _default_max_iters(mdp, alpha, q0, tol)
+    value = concrete_value(k)
+    if value is not None and int(value) > MAX_AUTO_ITERS:
+        raise ValueError(
+            f"discount {float(mdp.discount)!r} and tol {float(tol)!r} need more than {MAX_AUTO_ITERS} backups "
+            "to guarantee the tolerance; raise tol or pass max_iters"
+        )
+    return k
+
+
+def _report(q, gap, iters, mdp, alpha, q0, tol, return_info):
+    """``q`` or ``(q, _SolverInfo)``."""
+    if not return_info:
+        return q
+    gamma = mdp.discount
+    posterior = jnp.where(gamma > 0, gamma * gap / (1 - gamma), 0.0)
+    prior = gamma**iters.astype(q.dtype) * _error_scale(mdp, alpha, q0)
+    bound = jnp.minimum(posterior, prior)
+    return q, _SolverInfo(converged=bound <= tol, iterations=iters, error_bound=bound)
+
+
+def _fixed_point(backup, q0: jax.Array, discount: jax.Array, tol: jax.Array, max_iters: jax.Array):
+    """Iterate a gamma-contraction until gamma * |Q_k - Q_{k-1}|_inf <= (1 - gamma) * tol: ``(q, gap, iterations)``."""
 
     def cond(carry):
         _, gap, i = carry
@@ -110,8 +180,7 @@ def _fixed_point(backup, q0: jax.Array, discount: jax.Array, tol: jax.Array, max
         return q_next, jnp.max(jnp.abs(q_next - q)), i + 1
 
     init = (q0, jnp.zeros((), q0.dtype), jnp.zeros((), jnp.int32))
-    q, _, _ = jax.lax.while_loop(cond, body, init)
-    return q
+    return jax.lax.while_loop(cond, body, init)
 
 
 @jax.jit
@@ -225,7 +294,7 @@ def soft_bellman_operator(mdp: TabularMDP, q, alpha) -> jax.Array:
     return _soft_backup_jit(mdp, _cast(q, mdp), _cast(alpha, mdp))
 
 
-def soft_q_iteration(mdp: TabularMDP, alpha, *, q0=None, tol=1e-8, max_iters: int = 10_000) -> jax.Array:
+def soft_q_iteration(mdp: TabularMDP, alpha, *, q0=None, tol=1e-8, max_iters: int | None = None, return_info: bool = False):
     r"""The optimal soft Q-function by soft Q-iteration (spec ``thm-3``).
 
     $$Q_{k+1}(s, a) \leftarrow r(s, a) + \gamma \, \mathbb E_{s'}\big[V_k(s')\big], \qquad
@@ -244,10 +313,13 @@ def soft_q_iteration(mdp: TabularMDP, alpha, *, q0=None, tol=1e-8, max_iters: in
       alpha: temperature, a scalar >= 0 (``0`` gives ``q_iteration``'s answer).
       q0: the starting Q-table ``[S, A]``; zeros by default.  Any start converges.
       tol: the sup-norm accuracy guaranteed at exit (not the step size).
-      max_iters: the largest number of backups.
+      max_iters: the largest number of backups; ``None`` chooses the number that guarantees ``tol``
+        from the discount (``_default_max_iters``).
+      return_info: also return ``info`` with fields ``converged`` (False when ``max_iters`` stopped
+        the loop before ``tol`` was guaranteed), ``iterations`` and ``error_bound``.
 
     Returns:
-      $Q^*_{\mathrm{soft}}$, ``[S, A]``.
+      $Q^*_{\mathrm{soft}}$, ``[S, A]`` (and ``info`` when ``return_info``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -271,12 +343,13 @@ def soft_q_iteration(mdp: TabularMDP, alpha, *, q0=None, tol=1e-8, max_iters: in
     if q0 is None:
         q0 = jnp.zeros_like(mdp.rewards)
     _check_table(q0, mdp, "q0")
-    return _soft_q_iteration(
-        mdp, _cast(alpha, mdp), _cast(q0, mdp), _cast(tol, mdp), jnp.asarray(max_iters, jnp.int32)
-    )
+    alpha, q0, tol = _cast(alpha, mdp), _cast(q0, mdp), _cast(tol, mdp)
+    iters = _resolve_max_iters(mdp, alpha, q0, tol, max_iters)
+    q, gap, done = _soft_q_iteration(mdp, alpha, q0, tol, iters)
+    return _report(q, gap, done, mdp, alpha, q0, tol, return_info)
 
 
-def q_iteration(mdp: TabularMDP, *, q0=None, tol=1e-8, max_iters: int = 10_000) -> jax.Array:
+def q_iteration(mdp: TabularMDP, *, q0=None, tol=1e-8, max_iters: int | None = None, return_info: bool = False):
     r"""The optimal (hard) Q-function by Q-iteration, the $\alpha \to 0$ limit (spec ``prop-alpha-limit``).
 
     $$Q_{k+1}(s, a) \leftarrow r(s, a) + \gamma \, \mathbb E_{s'}\big[\max_{a'} Q_k(s', a')\big]$$
@@ -290,10 +363,11 @@ def q_iteration(mdp: TabularMDP, *, q0=None, tol=1e-8, max_iters: int = 10_000) 
       mdp: a ``TabularMDP``.
       q0: the starting Q-table ``[S, A]``; zeros by default.
       tol: the sup-norm accuracy guaranteed at exit.
-      max_iters: the largest number of backups.
+      max_iters: the largest number of backups (``None``: chosen as in ``soft_q_iteration``).
+      return_info: also return ``info`` (as ``soft_q_iteration``).
 
     Returns:
-      $Q^*$, ``[S, A]``.
+      $Q^*$, ``[S, A]`` (and ``info`` when ``return_info``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -309,7 +383,10 @@ def q_iteration(mdp: TabularMDP, *, q0=None, tol=1e-8, max_iters: int = 10_000) 
     if q0 is None:
         q0 = jnp.zeros_like(mdp.rewards)
     _check_table(q0, mdp, "q0")
-    return _q_iteration(mdp, _cast(q0, mdp), _cast(tol, mdp), jnp.asarray(max_iters, jnp.int32))
+    zero, q0, tol = _cast(0.0, mdp), _cast(q0, mdp), _cast(tol, mdp)
+    iters = _resolve_max_iters(mdp, zero, q0, tol, max_iters)
+    q, gap, done = _q_iteration(mdp, q0, tol, iters)
+    return _report(q, gap, done, mdp, zero, q0, tol, return_info)
 
 
 def soft_policy_evaluation(mdp: TabularMDP, policy, alpha) -> jax.Array:

@@ -1,0 +1,165 @@
+"""Hostile inputs to the equation layer and the tabular solvers (issue 10, items 10 and 21).
+
+Each case failed on the code before its fix (listed in the commit that added this file): the
+solver stopped silently at ``max_iters``, and the edges below were accepted, gave NaN, or named
+the wrong problem.  Each bad input now gets one ``ValueError`` that names the argument.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from softq_ref.core import (
+    boltzmann_policy,
+    log_boltzmann_policy,
+    median_bandwidth,
+    soft_bellman_target,
+    soft_q_loss,
+    soft_value,
+    tanh_log_det_jacobian,
+    uniform_log_density,
+)
+from softq_ref.tabular import TabularMDP, q_iteration, soft_q_iteration
+from softq_ref.tabular import solvers
+
+
+def _chain(discount, reward=1.0):
+    """One state, one action, reward ``reward`` forever: Q* = reward / (1 - discount) (alpha log 1 = 0)."""
+    return TabularMDP(np.ones((1, 1, 1)), np.full((1, 1), reward), discount)
+
+
+# ------------------------------------------------------------- item 10: soft Q-iteration
+def test_soft_q_iteration_near_one_discount_reaches_the_exact_value():
+    # gamma = 0.99999: Q* = 1e5. The old fixed 10_000 backups returned 1 - gamma^10000 = 9.5% of it.
+    with jax.enable_x64(True):
+        mdp = _chain(0.99999)
+        q = soft_q_iteration(mdp, 1.0, tol=1e-3)
+        assert abs(float(q[0, 0]) - 1e5) <= 1e-3
+
+
+def test_default_max_iters_follows_discount_and_tolerance():
+    # The a-priori count: gamma^k * bound <= tol, bound = |q0| + (max|r| + gamma alpha log A) / (1 - gamma).
+    with jax.enable_x64(True):
+        mdp = _chain(0.9)
+        k = int(solvers._default_max_iters(mdp, jnp.float64(1.0), jnp.zeros((1, 1)), jnp.float64(1e-6)))
+        assert k == math.ceil(math.log(1e-6 / 10.0) / math.log(0.9)) + 1
+        k_tight = int(solvers._default_max_iters(mdp, jnp.float64(1.0), jnp.zeros((1, 1)), jnp.float64(1e-12)))
+        assert k_tight > k
+        slow = _chain(0.99999)
+        assert int(solvers._default_max_iters(slow, jnp.float64(1.0), jnp.zeros((1, 1)), jnp.float64(1e-3))) > 10_000
+        # gamma = 0: one backup is exact
+        assert int(solvers._default_max_iters(_chain(0.0), jnp.float64(1.0), jnp.zeros((1, 1)), jnp.float64(1e-9))) == 1
+
+
+def test_default_max_iters_catches_a_wrong_bound():
+    # must-fail twin: a count that ignores 1 / (1 - gamma) in the bound stops short of tol
+    with jax.enable_x64(True):
+        mdp = _chain(0.999)
+        right = int(solvers._default_max_iters(mdp, jnp.float64(1.0), jnp.zeros((1, 1)), jnp.float64(1e-6)))
+        wrong = math.ceil(math.log(1e-6 / 1.0) / math.log(0.999)) + 1
+        q_wrong = soft_q_iteration(mdp, 1.0, tol=1e-6, max_iters=wrong)
+        q_right = soft_q_iteration(mdp, 1.0, tol=1e-6, max_iters=right)
+        assert abs(float(q_right[0, 0]) - 1000.0) <= 1e-6 < abs(float(q_wrong[0, 0]) - 1000.0)
+
+
+def test_soft_q_iteration_reports_non_convergence():
+    with jax.enable_x64(True):
+        mdp = _chain(0.99999)
+        q, info = soft_q_iteration(mdp, 1.0, tol=1e-3, max_iters=10_000, return_info=True)
+        assert not bool(info.converged)
+        assert int(info.iterations) == 10_000
+        assert float(info.error_bound) > 1e4  # the truth is 1e5 - 9516
+        q, info = soft_q_iteration(mdp, 1.0, tol=1e-3, return_info=True)
+        assert bool(info.converged) and float(info.error_bound) <= 1e-3
+        _, info = q_iteration(mdp, tol=1e-3, max_iters=100, return_info=True)
+        assert not bool(info.converged)
+
+
+def test_soft_q_iteration_converged_flag_is_traced_under_jit():
+    mdp = _chain(0.9)
+    flags = jax.jit(lambda n: soft_q_iteration(mdp, 1.0, tol=1e-3, max_iters=n, return_info=True)[1].converged)
+    assert not bool(flags(3)) and bool(flags(500))
+
+
+def test_impossible_tolerance_is_refused_up_front():
+    with jax.enable_x64(True):
+        with pytest.raises(ValueError, match="backups"):
+            soft_q_iteration(_chain(1.0 - 1e-12), 1.0, tol=0.0)
+        with pytest.raises(ValueError, match="backups"):
+            soft_q_iteration(_chain(1.0 - 1e-9), 1.0, tol=1e-12)
+
+
+def test_tabular_mdp_rejects_a_discount_that_rounds_to_one():
+    with pytest.raises(ValueError, match="rounds to 1"):
+        TabularMDP(np.ones((1, 1, 1), np.float32), np.ones((1, 1), np.float32), 0.999999999)
+
+
+# ---------------------------------------------------------------------- item 21: core edges
+def test_soft_value_of_a_string_names_the_type():
+    with pytest.raises(ValueError, match="numeric") as err:
+        soft_value("abc", 1.0)
+    assert "scalar" not in str(err.value)
+
+
+def test_uniform_log_density_accepts_numpy_ints():
+    assert uniform_log_density(np.int64(2)) == uniform_log_density(2) == -2 * math.log(2.0)
+    for bad in (True, 2.0, np.float32(2.0), 0, np.int64(-1)):
+        with pytest.raises(ValueError, match="action_dim"):
+            uniform_log_density(bad)
+
+
+def test_log_boltzmann_policy_of_all_minus_inf_is_uniform_like_ties():
+    q = jnp.array([-jnp.inf, -jnp.inf])
+    assert float(soft_value(q, 1.0)) == -math.inf
+    np.testing.assert_allclose(log_boltzmann_policy(q, 1.0), [-math.log(2.0)] * 2)
+    np.testing.assert_allclose(boltzmann_policy(q, 1.0), [0.5, 0.5])
+    # a row with one finite entry is unchanged
+    np.testing.assert_allclose(boltzmann_policy(jnp.array([-jnp.inf, 0.0]), 1.0), [0.0, 1.0])
+    # and under jit, row by row
+    rows = jnp.array([[-jnp.inf, -jnp.inf, -jnp.inf], [0.0, 0.0, -jnp.inf]])
+    np.testing.assert_allclose(jax.jit(boltzmann_policy)(rows, 1.0), [[1 / 3] * 3, [0.5, 0.5, 0.0]], rtol=1e-6)
+
+
+def test_tanh_log_det_jacobian_rejects_actions_outside_the_box():
+    with pytest.raises(ValueError, match=r"actions.*\[-1, 1\]"):
+        tanh_log_det_jacobian(jnp.array([2.0]))
+    with pytest.raises(ValueError, match="actions"):
+        tanh_log_det_jacobian(jnp.array([[0.0, jnp.nan]]))
+    assert np.isfinite(float(tanh_log_det_jacobian(jnp.array([1.0]))))  # the edge itself is in the box
+
+
+def test_soft_q_loss_of_empty_arrays_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        soft_q_loss(jnp.zeros(0), jnp.zeros(0))
+
+
+def test_median_bandwidth_rejects_a_non_positive_floor():
+    x = jnp.zeros((2, 1))
+    for bad in (-1.0, 0.0, math.nan):
+        with pytest.raises(ValueError, match="min_bandwidth"):
+            median_bandwidth(x, x, min_bandwidth=bad)
+
+
+def test_soft_bellman_target_rejects_done_outside_0_1():
+    r = jnp.zeros(2)
+    with pytest.raises(ValueError, match="done"):
+        soft_bellman_target(r, 0.9, 2.0, r)
+    with pytest.raises(ValueError, match="done"):
+        soft_bellman_target(r, 0.9, jnp.array([0.0, 0.5]), r)
+    np.testing.assert_allclose(soft_bellman_target(r, 0.9, jnp.array([True, False]), jnp.ones(2)), [0.0, 0.9])
+
+
+def test_tabular_mdp_rejects_a_string_discount():
+    with pytest.raises(ValueError, match="discount"):
+        TabularMDP(np.ones((1, 1, 1)), np.zeros((1, 1)), "0.9")
+
+
+def test_tabular_mdp_rejects_rewards_whose_values_overflow():
+    with pytest.raises(ValueError, match="overflow"):
+        TabularMDP(np.ones((1, 1, 1), np.float32), np.full((1, 1), 1e38, np.float32), 0.9)
+    TabularMDP(np.ones((1, 1, 1), np.float32), np.full((1, 1), 1e30, np.float32), 0.9)  # fine
