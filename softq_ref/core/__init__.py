@@ -10,6 +10,7 @@ from softq_ref.core.actor_critic import (
     tanh_gaussian_log_prob,
 )
 from softq_ref.core.bellman import soft_bellman_target, soft_q_loss
+from softq_ref.core.policy_gradient import soft_policy_gradient_surrogate, soft_returns, soft_td_advantage
 from softq_ref.core.soft_values import (
     boltzmann_policy,
     entropy,
@@ -39,7 +40,10 @@ __all__ = [
     "sac_soft_value",
     "sac_temperature_loss",
     "soft_bellman_target",
+    "soft_policy_gradient_surrogate",
     "soft_q_loss",
+    "soft_returns",
+    "soft_td_advantage",
     "soft_value",
     "soft_value_is",
     "svgd_direction",
