@@ -141,7 +141,6 @@ def _table_network(table: jax.Array) -> soft_dqn.DiscreteQNetwork:
     """The linear Q-network on one-hot states whose outputs are the table: weight [A, S] = table^T, bias 0."""
     num_states, num_actions = table.shape
     net = soft_dqn.DiscreteQNetwork(num_states, num_actions, (), key=jax.random.PRNGKey(0))
-    layer = net.net.layers[0]
     return eqx.tree_at(lambda n: (n.net.layers[0].weight, n.net.layers[0].bias), net,
                        (table.T.astype(table.dtype), jnp.zeros(num_actions, table.dtype)))
 
@@ -251,3 +250,72 @@ def test_train_step_itself_converges_to_q_star_on_a_deterministic_mdp():
     assert float(jnp.max(jnp.abs(q_star - q_iteration(mdp, tol=1e-6)))) > 0.3  # the two answers are far apart
     # And the agent's soft value at each state is eq. (5) of that Q.
     np.testing.assert_allclose(soft_value(q, alpha), soft_value(q_star, alpha), atol=0.03)
+
+
+# --------------------------------------------------------------------------- a real task (slow)
+
+
+def _train_cartpole(steps: int, seed: int, config: soft_dqn.SoftDQNConfig):
+    """A minimal host loop (gymnasium CartPole-v1, a NumPy ring buffer, one update per step after
+    ``min_replay_size`` uniformly random steps); returns the agent and the training episode returns."""
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=seed)
+    state = soft_dqn.init(config, 4, 2, jax.random.PRNGKey(seed))
+    cap = min(config.replay_capacity, steps)
+    shapes = {"obs": (4,), "action": (1,), "reward": (), "next_obs": (4,), "done": ()}
+    buf = {k: np.zeros((cap,) + s, np.float32) for k, s in shapes.items()}
+    size = pos = 0
+    step_fn, explore = jax.jit(soft_dqn.train_step), jax.jit(soft_dqn.explore)
+    rng, key = np.random.default_rng(seed), jax.random.PRNGKey(seed + 1)
+    episode_return, returns = 0.0, []
+    for _ in range(steps):
+        key, k_act, k_train = jax.random.split(key, 3)
+        if size >= config.min_replay_size:
+            action = np.asarray(explore(state, jnp.asarray(obs, jnp.float32), k_act))
+        else:
+            action = np.array([float(rng.integers(2))], np.float32)
+        next_obs, reward, terminated, truncated, _ = env.step(int(action[0]))
+        for name, value in zip(shapes, (obs, action, reward, next_obs, float(terminated))):
+            buf[name][pos] = value
+        pos, size = (pos + 1) % cap, min(size + 1, cap)
+        episode_return += reward
+        obs = next_obs
+        if terminated or truncated:
+            returns.append(episode_return)
+            episode_return = 0.0
+            obs, _ = env.reset()
+        if size >= config.min_replay_size:
+            idx = rng.integers(0, size, config.batch_size)
+            state, _ = step_fn(state, Transition(**{k: jnp.asarray(v[idx]) for k, v in buf.items()}), k_train)
+    return state, returns
+
+
+def _evaluate_cartpole(state, episodes: int, seed: int) -> list[float]:
+    """Returns of the Boltzmann policy (``act``, eq. (6)), the maximum-entropy policy itself."""
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1")
+    act = jax.jit(soft_dqn.act)
+    key, out = jax.random.PRNGKey(seed), []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            key, k = jax.random.split(key)
+            obs, reward, terminated, truncated, _ = env.step(int(act(state, jnp.asarray(obs, jnp.float32), k)[0]))
+            total += reward
+            done = terminated or truncated
+        out.append(total)
+    return out
+
+
+@pytest.mark.slow
+def test_slow_soft_dqn_learns_cartpole():
+    """50k steps with the default config; the issue's bar is a mean return >= 475 (of 500)."""
+    state, returns = _train_cartpole(50_000, 0, soft_dqn.SoftDQNConfig())
+    evaluation = _evaluate_cartpole(state, 10, 1000)
+    print(f"soft DQN CartPole-v1: last 10 training episodes {np.mean(returns[-10:]):.1f}, "
+          f"evaluation (10 episodes, Boltzmann policy) {np.mean(evaluation):.1f}")
+    assert np.mean(evaluation) >= 475.0

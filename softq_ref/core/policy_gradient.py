@@ -132,7 +132,10 @@ def soft_td_advantage(reward, log_prob, value, next_value, done, discount, alpha
     value at $s_t$; no gradient flows through it.
 
     Args:
-      reward, log_prob, value, next_value: ``[B]``.
+      reward: $r_t$, ``[B]``.
+      log_prob: $\log \pi(a_t \mid s_t)$, ``[B]``.
+      value: the critic's $V(s_t)$, ``[B]``.
+      next_value: the critic's $V(s_{t+1})$, ``[B]``.
       done: 1.0 where $s_{t+1}$ is terminal, ``[B]`` or a scalar.
       discount: $\gamma$.
       alpha: temperature >= 0.
