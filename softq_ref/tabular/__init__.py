@@ -9,6 +9,13 @@ these, as Hypothesis properties (``tests/test_theorems.py``).
 """
 
 from softq_ref.tabular.mdp import TabularMDP, random_mdp
+from softq_ref.tabular.policy_gradient import (
+    boltzmann_policy_gradient,
+    discounted_state_visitation,
+    maxent_gradient_ascent,
+    maxent_policy_gradient,
+    objective_of_logits,
+)
 from softq_ref.tabular.solvers import (
     finite_horizon_soft_values,
     maxent_objective,
@@ -22,8 +29,13 @@ from softq_ref.tabular.solvers import (
 
 __all__ = [
     "TabularMDP",
+    "boltzmann_policy_gradient",
+    "discounted_state_visitation",
     "finite_horizon_soft_values",
+    "maxent_gradient_ascent",
     "maxent_objective",
+    "maxent_policy_gradient",
+    "objective_of_logits",
     "q_iteration",
     "random_mdp",
     "soft_bellman_operator",

@@ -1,0 +1,201 @@
+r"""The entropy-regularised policy gradient agent: advantage actor-critic with the soft return (seed 003).
+
+``train_step(state, batch, key)`` takes one *time-ordered* rollout segment (``batch`` fields with
+leading axis ``T``, as collected on-policy) and composes :mod:`softq_ref.core.policy_gradient`:
+
+1. the log-probabilities of the actions taken and the critic's values $V(s_t)$;
+2. the soft returns $\hat G_t$ of the soft reward $r_t - \alpha \log \pi(a_t \mid s_t)$
+   (``soft_returns``), bootstrapped with $V(s_T)$ after the segment's last step;
+3. the policy step on ``soft_policy_gradient_surrogate`` with the advantage $\hat G_t - V(s_t)$
+   (REINFORCE with a learned baseline), and the critic step on eq. (11)'s half squared error
+   toward $\hat G_t$ (``soft_q_loss``), both with Adam.
+
+Step $t$ is not weighted by $\gamma^t$ (spec deviation ``dev-pg-discount-weighting``).  ``done``
+must mark every episode boundary inside the segment (terminations *and* truncations, since
+the next row starts another episode); a truncation then loses its bootstrap, as in A2C/PPO.
+
+Discrete actions (``discrete=True``): a softmax policy over logits, the action stored as
+``float32 [1]`` holding the index, as in :mod:`softq_ref.agent.soft_dqn`.  Continuous actions:
+a diagonal Gaussian with a state-independent learned log standard deviation (A2C/PPO's
+parameterisation), unsquashed (the environment clips).  ``act``/``explore`` sample the policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from softq_ref.agent.networks import MLP
+from softq_ref.agent.optim import adam_init, adam_step
+from softq_ref.agent.replay import Transition
+from softq_ref.core import soft_policy_gradient_surrogate, soft_q_loss, soft_returns
+
+
+@dataclass(frozen=True)
+class PGConfig:
+    """Hyperparameters of the soft policy-gradient agent.
+
+    No published settings exist for this agent; these are small A2C-style defaults (2x64 ReLU,
+    Adam 1e-3 for actor and critic, segments of 128 steps, gamma 0.99) with the temperature
+    ``alpha`` in place of A2C's entropy coefficient.  ``hidden_sizes=()`` gives linear networks.
+    """
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    policy_lr: float = 1e-3
+    value_lr: float = 1e-3
+    alpha: float = 0.01
+    discount: float = 0.99
+    rollout_length: int = 128
+    discrete: bool = True
+    initial_log_std: float = 0.0
+    total_steps: int = 100_000
+
+    def __post_init__(self):
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
+        for name in ("rollout_length", "total_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("policy_lr", "value_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+        if not (math.isfinite(self.alpha) and self.alpha >= 0):
+            raise ValueError(f"alpha must be finite and >= 0, got {self.alpha!r}")
+        if not (0.0 <= self.discount <= 1.0):
+            raise ValueError(f"discount must lie in [0, 1], got {self.discount!r}")
+
+    def replace(self, **changes) -> "PGConfig":
+        return dataclasses.replace(self, **changes)
+
+
+class Policy(eqx.Module):
+    """Softmax over ``net(obs)`` (discrete) or $\\mathcal N(\\mathrm{net}(obs), \\mathrm{diag}\\, e^{2 \\log\\sigma})$ (continuous)."""
+
+    net: MLP
+    log_std: jax.Array
+    discrete: bool = eqx.field(static=True)
+
+    def log_prob(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        out = self.net(obs)
+        if self.discrete:
+            return jax.nn.log_softmax(out)[jnp.round(action[0]).astype(jnp.int32)]
+        return jnp.sum(jax.scipy.stats.norm.logpdf(action, out, jnp.exp(self.log_std)))
+
+    def sample(self, obs: jax.Array, key: jax.Array) -> jax.Array:
+        out = self.net(obs)
+        if self.discrete:
+            return jax.random.categorical(key, out).astype(jnp.float32)[None]
+        return out + jnp.exp(self.log_std) * jax.random.normal(key, out.shape, out.dtype)
+
+
+class PGHParams(NamedTuple):
+    alpha: jax.Array
+    discount: jax.Array
+
+
+class PGState(eqx.Module):
+    policy: Policy
+    value: MLP
+    policy_opt_state: optax.OptState
+    value_opt_state: optax.OptState
+    step: jax.Array
+    hparams: PGHParams
+
+
+def init(config: PGConfig, obs_dim: int, action_dim: int, key: jax.Array) -> PGState:
+    """A fresh agent; ``action_dim`` is the number of actions (discrete) or the action dimension."""
+    if isinstance(action_dim, bool) or not isinstance(action_dim, int) or action_dim < 1:
+        raise ValueError(f"action_dim must be a positive int, got {action_dim!r}")
+    k_pi, k_v = jax.random.split(key)
+    policy = Policy(
+        net=MLP(obs_dim, action_dim, config.hidden_sizes, key=k_pi),
+        log_std=jnp.full((0 if config.discrete else action_dim,), config.initial_log_std, jnp.float32),
+        discrete=config.discrete,
+    )
+    value = MLP(obs_dim, 1, config.hidden_sizes, key=k_v)
+    return PGState(
+        policy=policy,
+        value=value,
+        policy_opt_state=adam_init(policy, config.policy_lr),
+        value_opt_state=adam_init(value, config.value_lr),
+        step=jnp.zeros((), jnp.int32),
+        hparams=PGHParams(alpha=jnp.float32(config.alpha), discount=jnp.float32(config.discount)),
+    )
+
+
+def train_step(state: PGState, batch: Transition, key: jax.Array) -> tuple[PGState, dict[str, jax.Array]]:
+    """One actor and one critic step on a time-ordered segment ``[T]`` (see the module docstring).
+
+    Returns:
+      ``(new_state, metrics)``: ``policy_loss`` (the surrogate, per step), ``value_loss``,
+      ``entropy`` (the estimate $-\\mathbb E[\\log \\pi]$), ``mean_soft_return``.
+    """
+    del key
+    hp = state.hparams
+    log_probs = jax.vmap(state.policy.log_prob)(batch.obs, batch.action)
+    bootstrap = state.value(batch.next_obs[-1])[0]
+    returns = soft_returns(batch.reward, jax.lax.stop_gradient(log_probs), hp.alpha, hp.discount, batch.done, bootstrap)
+    returns = jax.lax.stop_gradient(returns)
+    horizon = batch.reward.shape[0]
+
+    def value_loss_fn(value):
+        return soft_q_loss(jax.vmap(value)(batch.obs)[:, 0], returns)
+
+    value_loss, v_grads = eqx.filter_value_and_grad(value_loss_fn)(state.value)
+    baseline = jax.vmap(state.value)(batch.obs)[:, 0]
+    advantages = returns - baseline
+
+    def policy_loss_fn(policy):
+        lp = jax.vmap(policy.log_prob)(batch.obs, batch.action)
+        return soft_policy_gradient_surrogate(lp, advantages, 1.0) / horizon
+
+    policy_loss, pi_grads = eqx.filter_value_and_grad(policy_loss_fn)(state.policy)
+    policy, policy_opt_state = adam_step(state.policy, pi_grads, state.policy_opt_state)
+    value, value_opt_state = adam_step(state.value, v_grads, state.value_opt_state)
+    metrics = {
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": -jnp.mean(log_probs),
+        "mean_soft_return": jnp.mean(returns),
+    }
+    new_state = eqx.tree_at(
+        lambda s: (s.policy, s.value, s.policy_opt_state, s.value_opt_state, s.step),
+        state,
+        (policy, value, policy_opt_state, value_opt_state, state.step + 1),
+    )
+    return new_state, metrics
+
+
+def act(state: PGState, obs: jax.Array, key: jax.Array) -> jax.Array:
+    """An action sampled from the policy (the maximum-entropy policy is stochastic)."""
+    return state.policy.sample(obs, key)
+
+
+def explore(state: PGState, obs: jax.Array, key: jax.Array) -> jax.Array:
+    """The behaviour policy: the policy itself (on-policy)."""
+    return act(state, obs, key)
+
+
+def with_hparams(state: PGState, *, alpha=None, discount=None, policy_lr=None, value_lr=None) -> PGState:
+    """A copy of ``state`` with new traced hyperparameters (no recompilation of ``train_step``)."""
+    hp = state.hparams._replace(
+        alpha=state.hparams.alpha if alpha is None else jnp.float32(alpha),
+        discount=state.hparams.discount if discount is None else jnp.float32(discount),
+    )
+
+    def with_lr(opt_state, lr):
+        if lr is None:
+            return opt_state
+        return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": jnp.float32(lr)})
+
+    return eqx.tree_at(lambda s: (s.hparams, s.policy_opt_state, s.value_opt_state), state,
+                       (hp, with_lr(state.policy_opt_state, policy_lr), with_lr(state.value_opt_state, value_lr)))

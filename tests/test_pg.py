@@ -1,0 +1,108 @@
+"""The soft policy-gradient agent (``softq_ref.agent.pg``): the pure update step, and on a bandit the
+agent's own train_step converges to the Boltzmann policy exp(r / alpha) / Z (Theorem 1 with gamma = 0);
+the same run with the entropy left out of the return does not."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from softq_ref.agent import pg
+from softq_ref.agent.replay import Transition
+from softq_ref.core import boltzmann_policy, soft_returns
+
+SMALL = pg.PGConfig(hidden_sizes=(16, 16), alpha=0.1)
+
+
+def _segment(seed, t=12, obs_dim=3, num_actions=3, discrete=True):
+    k = jax.random.split(jax.random.PRNGKey(seed), 5)
+    action = (jax.random.randint(k[1], (t, 1), 0, num_actions).astype(jnp.float32) if discrete
+              else jax.random.normal(k[1], (t, 2)))
+    return Transition(
+        obs=jax.random.normal(k[0], (t, obs_dim)), action=action, reward=jax.random.normal(k[2], (t,)),
+        next_obs=jax.random.normal(k[3], (t, obs_dim)), done=(jax.random.uniform(k[4], (t,)) < 0.2).astype(jnp.float32),
+    )
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_train_step_shapes_metrics_and_soft_returns(discrete):
+    cfg = SMALL.replace(discrete=discrete)
+    state = pg.init(cfg, 3, 3 if discrete else 2, jax.random.PRNGKey(0))
+    seg = _segment(1, discrete=discrete)
+    new_state, metrics = jax.jit(pg.train_step)(state, seg, jax.random.PRNGKey(2))
+    assert set(metrics) == {"policy_loss", "value_loss", "entropy", "mean_soft_return"}
+    assert all(np.isfinite(float(v)) and jnp.shape(v) == () for v in metrics.values())
+    # The critic's regression target is soft_returns of the segment, bootstrapped with V(s_T).
+    lp = jax.vmap(state.policy.log_prob)(seg.obs, seg.action)
+    g = soft_returns(seg.reward, lp, 0.1, 0.99, seg.done, state.value(seg.next_obs[-1])[0])
+    assert float(metrics["mean_soft_return"]) == pytest.approx(float(jnp.mean(g)), rel=1e-5)
+    a = pg.act(state, seg.obs[0], jax.random.PRNGKey(0))
+    assert a.shape == ((1,) if discrete else (2,))
+
+
+def test_one_step_reduces_both_losses_on_a_fixed_segment():
+    state = pg.init(SMALL, 3, 3, jax.random.PRNGKey(0))
+    seg = _segment(3)
+    new_state, _ = jax.jit(pg.train_step)(state, seg, jax.random.PRNGKey(0))
+    lp = jax.vmap(state.policy.log_prob)(seg.obs, seg.action)
+    g = soft_returns(seg.reward, lp, 0.1, 0.99, seg.done, state.value(seg.next_obs[-1])[0])
+    adv = g - jax.vmap(state.value)(seg.obs)[:, 0]
+
+    def value_loss(v):
+        return jnp.mean((jax.vmap(v)(seg.obs)[:, 0] - g) ** 2)
+
+    def surrogate(p):
+        return -jnp.mean(jax.vmap(p.log_prob)(seg.obs, seg.action) * adv)
+
+    assert float(value_loss(new_state.value)) < float(value_loss(state.value))
+    assert float(surrogate(new_state.policy)) < float(surrogate(state.policy))
+
+
+def test_new_traced_hyperparameters_do_not_recompile():
+    step = jax.jit(lambda s, b, k: pg.train_step(s, b, k))
+    state = pg.init(SMALL, 3, 3, jax.random.PRNGKey(0))
+    state, _ = step(state, _segment(1), jax.random.PRNGKey(0))
+    for change in ({"alpha": 0.5}, {"discount": 0.9}, {"policy_lr": 1e-2}, {"value_lr": 1e-5}):
+        step(pg.with_hparams(state, **change), _segment(2), jax.random.PRNGKey(0))
+    assert step._cache_size() == 1
+    step(state, _segment(2, t=7), jax.random.PRNGKey(0))  # a new segment length is a new shape: the count sees it
+    assert step._cache_size() == 2
+
+
+# --------------------------------------------------------------------------- the agent reaches the Boltzmann policy
+
+REWARDS = jnp.array([1.0, 0.0, 0.5])
+ALPHA = 0.5
+
+
+def _train_on_bandit(alpha_in_agent: float, steps=1500, batch=64):
+    """One state, three actions, one-step episodes (done = 1): the agent's train_step on batches it samples."""
+    cfg = pg.PGConfig(hidden_sizes=(), policy_lr=0.05, value_lr=0.05, alpha=alpha_in_agent, discount=0.99)
+    state = pg.init(cfg, 1, 3, jax.random.PRNGKey(0))
+    obs = jnp.ones((batch, 1))
+
+    def body(state, key):
+        actions = jax.vmap(pg.explore, in_axes=(None, 0, 0))(state, obs, jax.random.split(key, batch))
+        seg = Transition(obs=obs, action=actions, reward=REWARDS[actions[:, 0].astype(jnp.int32)],
+                         next_obs=obs, done=jnp.ones(batch))
+        return pg.train_step(state, seg, key)[0], None
+
+    run = jax.jit(lambda s, keys: jax.lax.scan(body, s, keys)[0])
+    state = run(state, jax.random.split(jax.random.PRNGKey(1), steps))
+    state = run(pg.with_hparams(state, policy_lr=0.005), jax.random.split(jax.random.PRNGKey(2), steps))
+    return jax.nn.softmax(state.policy.net(jnp.ones(1)))
+
+
+def check_reaches_boltzmann(policy):
+    np.testing.assert_allclose(policy, boltzmann_policy(REWARDS, ALPHA), atol=0.03)
+
+
+def test_agent_converges_to_the_boltzmann_policy_on_a_bandit():
+    check_reaches_boltzmann(_train_on_bandit(ALPHA))
+
+
+def test_bandit_check_catches_broken_return_without_entropy():
+    with pytest.raises(AssertionError):
+        check_reaches_boltzmann(_train_on_bandit(0.0))
