@@ -322,9 +322,8 @@ def check(
     runner = open_candidate(candidate, adapter_obj, timeout=timeout, isolate=isolate)
     results: list[PropertyResult] = []
     try:
+        hung = None
         for name in [p for p in known if p in wanted]:
-            hung = next((r.name for r in results if r.counterexample is not None and r.counterexample.got is None
-                         and r.message.startswith("stopped: the candidate did not return")), None)
             if hung is not None:  # each further property would wait out the time limit again
                 prop = next((p for p in target.properties if p.name == name), None)
                 results.append(PropertyResult(name, prop.description if prop else "", False, 0, math.nan, math.nan,
@@ -334,6 +333,8 @@ def check(
             else:
                 prop = next(p for p in target.properties if p.name == name)
                 results.append(_hypothesis(prop, target, runner, dtype, rtol, atol, examples, seed))
+            if runner.hung and hung is None:
+                hung = name
     finally:
         runner.close()
     return Report(target=target, candidate=label, adapter=adapter_obj.name, dtype=dtype, rtol=rtol,

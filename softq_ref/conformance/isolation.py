@@ -52,6 +52,8 @@ class CandidateFatal(BaseException):
         super().__init__(message)
         self.message = message
         self.hung = hung
+        self.inputs: dict | None = None  # the call's inputs and expected outputs, attached by the checker
+        self.want: dict | None = None
 
 
 class CannotIsolate(Exception):
@@ -65,6 +67,7 @@ class InProcess:
     """Calls the candidate in the kit's own process (no time limit; ``os._exit`` cannot be caught)."""
 
     isolated = False
+    hung = False
 
     def __init__(self, fn, adapter, reason: str = ""):
         self.fn, self.adapter, self.reason = fn, adapter, reason
@@ -118,6 +121,7 @@ class ChildProcess:
         self.timeout = timeout
         self.load_timeout = load_timeout if timeout is None else max(load_timeout, timeout)
         self.proc: subprocess.Popen | None = None
+        self.hung = False  # a call ran out of time: the checker runs no further property
         self._start()
 
     def describe(self) -> str:
@@ -138,7 +142,7 @@ class ChildProcess:
         self.out = Connection(down_w, readable=False)
         self.inp = Connection(up_r, writable=False)
         self.out.send(("load", self.payload))
-        reply = self._receive(self.load_timeout, "while loading")
+        reply = self._receive(self.load_timeout, "while its module was imported")
         if reply[0] != "loaded":
             self.close()
             raise ValueError(reply[1])
@@ -151,7 +155,8 @@ class ChildProcess:
             pass
         else:  # no answer in time
             self.close()
-            raise CandidateFatal(f"did not return within {timeout:g} s {during} (stopped; --timeout sets the limit)",
+            self.hung = True
+            raise CandidateFatal(f"did not return within {timeout:g} s {during} (stopped; the limit is --timeout)",
                                  hung=True)
         code = self.proc.wait()
         self.close()
@@ -161,16 +166,19 @@ class ChildProcess:
             except ValueError:
                 name = f"signal {-code}"
             raise CandidateFatal(f"crashed its process ({name}) {during}")
-        raise CandidateFatal(f"ended its process (exit code {code}, e.g. os._exit) {during} instead of returning")
+        raise CandidateFatal(f"ended its process (exit code {code}, e.g. os._exit) {during}")
 
     def run(self, args: list, names: tuple, gradient) -> tuple[dict, str]:
         if self.proc is None:  # stopped after a fatal call: a fresh child for the next one
-            self._start()
+            try:
+                self._start()
+            except ValueError as err:
+                raise CandidateFatal(f"could not be loaded again after its process ended: {err}") from None
         try:
             self.out.send(("call", args, names, gradient))
         except OSError:
             pass  # the child is gone; _receive says how
-        return _unpack(self._receive(self.timeout, "on this input"))
+        return _unpack(self._receive(self.timeout, "instead of returning"))
 
     def close(self) -> None:
         if self.proc is None:
