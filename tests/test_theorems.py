@@ -61,9 +61,13 @@ def _float64():
         yield
 
 
-def expect_counterexample(prop) -> None:
-    """Run a ``@given`` property on a broken implementation; Hypothesis must falsify it."""
-    fast = settings(phases=[Phase.explicit, Phase.generate], database=None, report_multiple_bugs=False)
+def expect_counterexample(prop, **overrides) -> None:
+    """Run a ``@given`` property on a broken implementation; Hypothesis must falsify it.
+
+    ``overrides`` are extra Hypothesis settings for a twin whose counterexamples are rare in
+    the default 40 random examples (then ``derandomize=True`` keeps the outcome fixed).
+    """
+    fast = settings(phases=[Phase.explicit, Phase.generate], database=None, report_multiple_bugs=False, **overrides)
     with pytest.raises(AssertionError):
         fast(prop)()
 
@@ -778,7 +782,10 @@ def _optimistic_recursion(mdp, horizon, alpha, discount):
             cont = np.max(np.where(p > 0, v_next, -np.inf), axis=-1)
         else:
             m = v_next.max()
-            cont = m + alpha * np.log(p @ np.exp((v_next - m) / alpha))
+            # exp can underflow to 0 for every reachable successor at small alpha; log(0) = -inf is
+            # the broken backup's honest value there, not an error of the test.
+            with np.errstate(divide="ignore", under="ignore"):
+                cont = m + alpha * np.log(p @ np.exp((v_next - m) / alpha))
         q = r + discount * cont
         v_next = np_soft_value(q, alpha)
         q_out.insert(0, q)
@@ -787,7 +794,9 @@ def _optimistic_recursion(mdp, horizon, alpha, discount):
 
 
 def test_def_finite_horizon_catches_broken_optimistic_backup():
-    expect_counterexample(finite_horizon_property(recursion=_optimistic_recursion))
+    # The optimistic backup differs from the correct one only with stochastic dynamics, alpha > 0 and
+    # discount > 0; 40 random draws missed that combination in about one run of four (measured).
+    expect_counterexample(finite_horizon_property(recursion=_optimistic_recursion), derandomize=True, max_examples=200)
 
 
 def test_def_finite_horizon_catches_broken_off_by_one():
