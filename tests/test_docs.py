@@ -651,7 +651,7 @@ def test_license_citation_and_changelog():
 def test_figure1_states_are_those_the_docs_and_spec_name():
     """The original code's plotting script (examples/multigoal_sql.py) draws Q at (-2.5, 0), (0, 0), (2.5, 2.5);
     spec dev-multigoal-env, the docs and the code must say the same."""
-    from softq_ref.io.figures import FIGURE1_STATES
+    from softq_ref.figures import FIGURE1_STATES
 
     dev = next(d for d in load_deviations() if d.id == "dev-multigoal-env")
     assert "(-2.5, 0), (0, 0) and (2.5, 2.5)" in dev.softq_ref

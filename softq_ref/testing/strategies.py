@@ -10,14 +10,15 @@ deterministic and sparse rows occur), normalised per row; a row whose weights ar
 all zero becomes uniform.  Hypothesis shrinks towards zero weights, hence towards
 uniform dynamics and policies, zero rewards and unit temperature.
 
-Example::
-
+Example:
+    ```python
     from hypothesis import given
     from softq_ref.testing import mdps, temperatures
 
     @given(mdps(), temperatures(allow_zero=True))
     def test_my_solver(mdp, alpha):
         ...
+    ```
 """
 
 from __future__ import annotations
