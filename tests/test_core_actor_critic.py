@@ -14,17 +14,14 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from softq_ref.core import (
-    boltzmann_policy,
+from softq_ref.core import boltzmann_policy, log_boltzmann_policy, soft_bellman_target, soft_value
+from softq_ref.core.actor_critic import (
     default_target_entropy,
-    log_boltzmann_policy,
     polyak_update,
     sac_policy_loss,
     sac_q_target,
     sac_soft_value,
     sac_temperature_loss,
-    soft_bellman_target,
-    soft_value,
     tanh_gaussian_log_prob,
 )
 from softq_ref.testing import distributions

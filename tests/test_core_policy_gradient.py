@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from softq_ref.core import soft_policy_gradient_surrogate, soft_returns, soft_td_advantage
+from softq_ref.core.policy_gradient import soft_policy_gradient_surrogate, soft_returns, soft_td_advantage
 from softq_ref.tabular import objective_of_logits, random_mdp
 
 

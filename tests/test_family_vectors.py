@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 from softq_ref.conformance import vectors
-from softq_ref.core import (
+from softq_ref.core.actor_critic import (
     sac_policy_loss,
     sac_q_target,
     sac_temperature_loss,
-    soft_returns,
     tanh_gaussian_log_prob,
 )
+from softq_ref.core.policy_gradient import soft_returns
 
 DIR = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 TOL = (1e-10, 1e-10)

@@ -11,7 +11,8 @@ import pytest
 
 from softq_ref.agent import pg
 from softq_ref.agent.replay import Transition
-from softq_ref.core import boltzmann_policy, soft_returns
+from softq_ref.core import boltzmann_policy
+from softq_ref.core.policy_gradient import soft_returns
 
 SMALL = pg.PGConfig(hidden_sizes=(16, 16), alpha=0.1)
 

@@ -11,7 +11,7 @@ import pytest
 
 from softq_ref.agent import sac
 from softq_ref.agent.replay import Transition
-from softq_ref.core import sac_q_target, tanh_gaussian_log_prob
+from softq_ref.core.actor_critic import sac_q_target, tanh_gaussian_log_prob
 
 SMALL = sac.SACConfig(hidden_sizes=(16, 16), batch_size=8, alpha=0.5)
 

@@ -35,7 +35,8 @@ import optax
 from softq_ref.agent.networks import MLP
 from softq_ref.agent.optim import adam_init, adam_step
 from softq_ref.agent.replay import Transition
-from softq_ref.core import soft_policy_gradient_surrogate, soft_q_loss, soft_returns
+from softq_ref.core import soft_q_loss
+from softq_ref.core.policy_gradient import soft_policy_gradient_surrogate, soft_returns
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,13 @@ import optax
 from softq_ref.agent.networks import MLP, QNetwork
 from softq_ref.agent.optim import adam_init, adam_step
 from softq_ref.agent.replay import Transition
-from softq_ref.core import (
+from softq_ref.core import soft_q_loss
+from softq_ref.core.actor_critic import (
     default_target_entropy,
     polyak_update,
     sac_policy_loss,
     sac_q_target,
     sac_temperature_loss,
-    soft_q_loss,
     tanh_gaussian_log_prob,
 )
 
