@@ -12,10 +12,10 @@ Figures (all PNG, in ``--figures-dir``, by default ``docs/figures``):
     ``docs/tutorials/tabular_gridworld.out``).
 ``multigoal_sql.png``, ``multigoal_ddpg.png``
     Figure 1 of the paper, redrawn for soft Q-learning and for DDPG on the multi-goal
-    task (``softq_ref.io.figures.multigoal_figure``), from the first seed of each run.
+    task (``softq_ref.figures.multigoal_figure``), from the first seed of each run.
 ``learning_curves.png``
     Mean return against environment steps for both algorithms, mean over seeds with the
-    min-max band (``softq_ref.io.figures.learning_curve_figure``).
+    min-max band (``softq_ref.figures.learning_curve_figure``).
 ``multigoal.txt``
     A caption recording how the multi-goal figures were made (steps, seeds, date,
     versions); the docs pages include it, so the settings shown are always the real ones.
