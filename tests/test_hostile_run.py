@@ -246,3 +246,53 @@ def test_resume_with_more_steps_extends_a_host_loop_run_and_grows_its_buffer(tmp
     like = init_carries(run.algo, run.config, 2, 2, run.seeds)
     carry = run.load_checkpoint(like)
     assert int(carry.env_steps[0]) == 80 and carry.buffer.data.reward.shape == (1, 80) and int(carry.buffer.size[0]) == 80
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (not even `except Exception`)."""
+
+
+@pytest.mark.parametrize("point", [pytest.param("while_serialising", marks=pytest.mark.slow), "before_rename",
+                                   pytest.param("after_rename", marks=pytest.mark.slow)])
+def test_a_kill_inside_the_checkpoint_write_loses_nothing(tmp_path, monkeypatch, point):
+    """A kill at each step of RunDir.save_checkpoint (write the file, record both digests, rename, record
+    the new digest) leaves a run that resumes to the same bytes as an uninterrupted one."""
+    import os
+
+    import equinox as eqx
+
+    from softq_ref.io import run_dir as rd
+    from softq_ref.train.runner import train_jax
+
+    cfg = softq_ref.SQLConfig(total_steps=300, hidden_sizes=(8,), batch_size=4, num_fixed_particles=2,
+                              num_updated_particles=2, value_samples=2)
+    train_jax(cfg, out_dir=tmp_path / "full", chunk_steps=100, progress=False)
+
+    calls = {"n": 0}
+    real_replace, real_serialise, real_update = os.replace, eqx.tree_serialise_leaves, rd.RunDir.update
+
+    def nth_checkpoint():  # the third checkpoint write (after step 200) is the one killed
+        return calls["n"] == 3
+
+    def serialise(f, tree):
+        calls["n"] += 1
+        if point == "while_serialising" and nth_checkpoint():
+            f.write(b"half a checkpoint")
+            raise _Killed
+        return real_serialise(f, tree)
+
+    def replace(src, dst):
+        if str(dst).endswith("checkpoint.eqx") and point == "before_rename" and nth_checkpoint():
+            raise _Killed
+        real_replace(src, dst)
+        if str(dst).endswith("checkpoint.eqx") and point == "after_rename" and nth_checkpoint():
+            raise _Killed
+
+    monkeypatch.setattr(eqx, "tree_serialise_leaves", serialise)
+    monkeypatch.setattr(rd.os, "replace", replace)
+    with pytest.raises(_Killed):
+        train_jax(cfg, out_dir=tmp_path / "cut", chunk_steps=100, progress=False)
+    monkeypatch.undo()
+    assert real_update is rd.RunDir.update
+    train_jax(None, out_dir=tmp_path / "cut", resume=True, progress=False)
+    assert (tmp_path / "full" / "checkpoint.eqx").read_bytes() == (tmp_path / "cut" / "checkpoint.eqx").read_bytes()

@@ -90,3 +90,53 @@ def test_the_compile_count_would_catch_a_recompile():
         state = sql.init(SQLConfig(**{**SMALL, "value_samples": value_samples}), 3, 2, jax.random.PRNGKey(0))
         step(state, _batch(1), jax.random.PRNGKey(2))
     assert step._cache_size() == 2
+
+
+# --- every registered algorithm: the traced fields its config declares are what with_hparams changes ---
+
+
+def _small(algo_name):
+    from softq_ref.agent import registry
+
+    algo = registry.get(algo_name)
+    base = {"hidden_sizes": (16, 16), "batch_size": 8}
+    if algo_name == "sql":
+        base.update(num_fixed_particles=4, num_updated_particles=4, value_samples=4)
+    return algo, algo.config_class(**base)
+
+
+def _new_value(name, value):
+    return 7 if name == "target_update_period" else (value * 0.5 if value else 0.1)
+
+
+@pytest.mark.parametrize("algo_name", ["sql", "ddpg"])
+def test_every_declared_traced_field_changes_without_recompiling(algo_name):
+    """The config's traced fields (``traced_fields``) are exactly the keywords of ``algo.with_hparams``, and
+    changing each of them reuses the compiled ``train_step`` and changes the state it acts on."""
+    import inspect
+
+    from softq_ref.agent.config import traced_fields
+
+    algo, cfg = _small(algo_name)
+    traced = traced_fields(cfg)
+    keywords = {p.name for p in inspect.signature(algo.with_hparams).parameters.values() if p.kind == p.KEYWORD_ONLY}
+    assert set(traced) == keywords
+    step = jax.jit(lambda state, batch, key: algo.train_step(state, batch, key))
+    state = algo.init(cfg, 3, 2, jax.random.PRNGKey(0))
+    step(state, _batch(1), jax.random.PRNGKey(2))
+    for name in traced:
+        changed = algo.with_hparams(state, **{name: _new_value(name, getattr(cfg, name))})
+        differs = any(not np.array_equal(np.asarray(a), np.asarray(b))
+                      for a, b in zip(jax.tree.leaves(changed), jax.tree.leaves(state)))
+        assert differs, f"with_hparams({name}=...) changed nothing"
+        step(changed, _batch(3), jax.random.PRNGKey(4))
+        assert step._cache_size() == 1, f"changing {name} recompiled {algo_name}.train_step"
+
+
+def test_a_static_field_declared_traced_would_be_caught():
+    """Must-fail twin: a size (value_samples) passed as if it were traced changes shapes and recompiles."""
+    algo, cfg = _small("sql")
+    step = jax.jit(lambda state, batch, key: algo.train_step(state, batch, key))
+    for k in (4, 5):
+        step(algo.init(cfg.replace(value_samples=k), 3, 2, jax.random.PRNGKey(0)), _batch(1), jax.random.PRNGKey(2))
+    assert step._cache_size() == 2

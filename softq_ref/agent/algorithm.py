@@ -23,8 +23,10 @@ class Algorithm(NamedTuple):
       train_step: ``train_step(state, batch, key) -> (state, metrics)``, jit-able.
       explore: ``explore(state, obs, key) -> action``, the behaviour policy while training.
       act: ``act(state, obs, key) -> action``, the evaluation policy.
-      config_class: the frozen config dataclass; its traced fields are declared with
-        :func:`softq_ref.agent.config.traced`.
+      config_class: the frozen config dataclass (one per algorithm); its traced fields are
+        declared with :func:`softq_ref.agent.config.traced`.  The loops read ``total_steps``,
+        ``min_replay_size``, ``replay_capacity``, ``batch_size``, ``max_path_length`` and
+        ``preset`` from it, and the CLI builds it with ``preset_for(name, env_id)``.
       metrics: the names of the scalars ``train_step`` reports, in column order.  A run
         fails loudly when ``train_step`` reports a name that is not listed here.
       with_hparams: ``with_hparams(state, **traced) -> state``: a copy of the state with new

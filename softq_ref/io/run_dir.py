@@ -202,6 +202,7 @@ class RunDir:
         self.path = Path(path)
         self.meta = meta
         self._lock = None
+        self._on_disk = None  # SHA-256 of the checkpoint.eqx on disk, once known
 
     # - properties
     @property
@@ -374,12 +375,14 @@ class RunDir:
                 f.flush()
                 os.fsync(f.fileno())
             digest = hw.sha.hexdigest()
-            old = list(self.meta.get("checkpoint_sha256", []))[-1:]
-            self.update(checkpoint_sha256=[*old, digest])  # both accepted while the rename happens
+            # The file now on disk stays accepted until the rename: a crash in between loses nothing.
+            old = [self._on_disk] if self._on_disk and path.is_file() else []
+            self.update(checkpoint_sha256=[*old, digest])
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        self._on_disk = digest
         self.update(checkpoint_sha256=[digest])
 
     def load_checkpoint(self, like):
@@ -388,8 +391,8 @@ class RunDir:
         if not path.is_file():
             raise RunDirError(f"{path} not found: the run has no checkpoint yet")
         digests = self.meta.get("checkpoint_sha256", [])
+        actual = file_sha256(path)
         if self.meta.get("schema", 1) >= 2:
-            actual = file_sha256(path)
             if actual not in digests:
                 raise RunDirError(
                     f"{path} is corrupt or belongs to another run: its SHA-256 {actual[:12]}... "
@@ -397,10 +400,12 @@ class RunDir:
                 )
         try:
             with open(path, "rb") as f:
-                return eqx.tree_deserialise_leaves(f, like)
+                tree = eqx.tree_deserialise_leaves(f, like)
         except Exception as err:  # noqa: BLE001 - any failure to read the file is reported as one line
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise RunDirError(f"{path} is not a readable checkpoint of this run ({reason})") from None
+        self._on_disk = actual
+        return tree
 
     # - metrics
     def metrics_writer(self, resume_step: int | None = None) -> "MetricsWriter":
