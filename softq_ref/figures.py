@@ -37,8 +37,9 @@ from softq_ref.train.evaluate import goal_summary, rollout_jax
 
 __all__ = ["FIGURE1_STATES", "GOAL_COLOURS", "learning_curve_figure", "multigoal_figure"]
 
-FIGURE1_STATES: tuple[tuple[float, float], ...] = ((-2.0, 0.0), (0.0, 0.0), (2.5, 2.5))
-"""The states at which Figure 1(b) of the paper shows $Q(s, \\cdot)$."""
+FIGURE1_STATES: tuple[tuple[float, float], ...] = ((-2.5, 0.0), (0.0, 0.0), (2.5, 2.5))
+"""The states at which Figure 1(b) shows $Q(s, \\cdot)$: those of the original code's plotting script
+(``examples/multigoal_sql.py``); the paper gives no coordinates (spec ``dev-multigoal-env``)."""
 
 GOAL_COLOURS: tuple[str, ...] = ("tab:blue", "tab:orange", "tab:green", "tab:red")
 """One colour per goal, in the order of :data:`softq_ref.envs.multigoal.GOALS`."""
@@ -140,9 +141,9 @@ def _draw_q_panel(ax, agent_state, actions: np.ndarray, obs: np.ndarray, label: 
             filled = ax.contourf(ax_, ay_, values, levels=15, cmap="viridis", alpha=0.85, zorder=0)
             ax.contour(ax_, ay_, values, levels=filled.levels, colors="k", linewidths=0.3, alpha=0.5, zorder=1)
         else:
-            ax.text(0.5, 0.5, "Q flat or non-finite", transform=ax.transAxes, ha="center", fontsize=8)
+            ax.text(0.5, 0.5, "Q flat or non-finite", transform=ax.transAxes, ha="center", fontsize=10)
     else:
-        ax.text(0.5, 0.5, "agent has no Q", transform=ax.transAxes, ha="center", fontsize=8)
+        ax.text(0.5, 0.5, "agent has no Q", transform=ax.transAxes, ha="center", fontsize=10)
 
     deterministic = bool(np.allclose(actions, actions[:1], atol=1e-6))
     if deterministic:
@@ -154,11 +155,11 @@ def _draw_q_panel(ax, agent_state, actions: np.ndarray, obs: np.ndarray, label: 
     ax.set_aspect("equal")
     ax.set_xticks([-1, 0, 1])
     ax.set_yticks([-1, 0, 1])
-    ax.tick_params(labelsize=7)
-    ax.set_xlabel("$a_x$", fontsize=8, labelpad=1)
-    ax.set_ylabel("$a_y$", fontsize=8, labelpad=1)
+    ax.tick_params(labelsize=9)
+    ax.set_xlabel("$a_x$", fontsize=10, labelpad=1)
+    ax.set_ylabel("$a_y$", fontsize=10, labelpad=1)
     kind = "1 deterministic action" if deterministic else f"{len(actions)} sampled actions"
-    ax.set_title(f"{label}: $Q(s, \\cdot)$ at $s$ = ({obs[0]:g}, {obs[1]:g})\n{kind}", fontsize=8)
+    ax.set_title(f"{label}: $Q(s, \\cdot)$ at $s$ = ({obs[0]:g}, {obs[1]:g})\n{kind}", fontsize=10)
 
 
 def multigoal_figure(

@@ -643,11 +643,6 @@ def test_license_citation_and_changelog():
         assert f"{{ #{anchor} }}" in faq, anchor
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="softq_ref/io/figures.py (another branch's file) still has (-2.0, 0.0); the one-line fix "
-           "FIGURE1_STATES = ((-2.5, 0.0), (0.0, 0.0), (2.5, 2.5)) is made at merge, then remove this marker",
-)
 def test_figure1_states_are_those_the_docs_and_spec_name():
     """The original code's plotting script (examples/multigoal_sql.py) draws Q at (-2.5, 0), (0, 0), (2.5, 2.5);
     spec dev-multigoal-env, the docs and the code must say the same."""

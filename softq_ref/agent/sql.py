@@ -173,7 +173,7 @@ def train_step(state: SQLState, batch: Transition, key: jax.Array) -> tuple[SQLS
 
     Returns:
       ``(new_state, metrics)`` with scalar metrics ``q_loss``, ``mean_q``, ``soft_value``,
-      ``svgd_direction_norm``, ``bandwidth`` and ``policy_spread``.
+        ``svgd_direction_norm``, ``bandwidth`` and ``policy_spread``.
     """
     k_value, k_fixed, k_updated = jax.random.split(key, 3)
     hp = state.hparams

@@ -178,8 +178,8 @@ def rollout_gym(algo: Algorithm, agent_state, env_id: str, key: jax.Array, num_e
 
     Returns:
       One dict per episode: ``"return"`` (float), ``"length"`` (int), ``"terminated"``
-      (bool), and ``"goal"`` (int, from the last step's ``info``) when the environment
-      reports one.
+        (bool), and ``"goal"`` (int, from the last step's ``info``) when the environment
+        reports one.
 
     Example:
       >>> from softq_ref.agent import DDPG, DDPGConfig
@@ -232,8 +232,8 @@ def goal_summary(goals, num_goals: int) -> dict:
 
     Returns:
       ``{"episodes": E, "counts": [c_0, ...], "fractions": [c_0 / E, ...],
-      "none": count of -1, "none_fraction": ..., "goals_reached": number of goals
-      with a positive count}`` with plain Python numbers.
+        "none": count of -1, "none_fraction": ..., "goals_reached": number of goals
+        with a positive count}`` with plain Python numbers.
 
     Example:
       >>> goal_summary([0, 0, 3, -1], 4)["counts"]
