@@ -131,6 +131,9 @@ def test_tanh_log_det_jacobian_rejects_actions_outside_the_box():
     with pytest.raises(ValueError, match="actions"):
         tanh_log_det_jacobian(jnp.array([[0.0, jnp.nan]]))
     assert np.isfinite(float(tanh_log_det_jacobian(jnp.array([1.0]))))  # the edge itself is in the box
+    # the message names the offending value, not an edge value before it (kills mutant svgd 13: <= -> <)
+    with pytest.raises(ValueError, match=r"got 2\.0"):
+        tanh_log_det_jacobian(jnp.array([1.0, 2.0]))
 
 
 def test_soft_q_loss_of_empty_arrays_is_refused():
