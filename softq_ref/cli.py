@@ -160,7 +160,12 @@ def _sweep(args) -> int:
         algo = args.algo or "sql"
         if not launch.uses_jax_loop(env_id):
             raise UserError(f"{env_id} has no JAX version; a sweep runs the jitted loop only (use train --seeds for it)")
-        base_alpha = float(grid["alpha"][0]) if "alpha" in grid and algo == "sql" else None
+        base_alpha = None  # with alpha swept, the base config need not have a published reward scale
+        if "alpha" in grid and algo == "sql":
+            try:
+                base_alpha = abs(float(grid["alpha"][0]))
+            except ValueError:
+                pass  # make_grid names the bad value
         config = launch.make_config(algo, env_id, preset=args.preset, steps=args.steps, alpha=base_alpha,
                                     max_path_length=args.max_path_length)
         first = 0 if args.seed is None else args.seed

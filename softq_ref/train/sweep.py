@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from softq_ref.agent import registry
 from softq_ref.agent.config import static_fields, traced_fields
-from softq_ref.io.run_dir import RunDir, RunDirError, write_json_atomic
+from softq_ref.io.run_dir import RunDir, write_json_atomic
 from softq_ref.train import jax_loop, runner
 
 MANIFEST = "sweep.json"
@@ -386,4 +386,4 @@ def padding_note(num_points: int, num_devices: int) -> str | None:
 
 
 __all__ = ["GridPoint", "SweepError", "SweepResult", "make_grid", "parse_values", "sweep", "resume", "grid_mesh",
-           "padded_size", "init_point_carries", "read_manifest", "summary", "RunDirError"]
+           "padded_size", "init_point_carries", "read_manifest", "summary"]
