@@ -133,8 +133,8 @@ def _sweep(args) -> int:
         given += ["--grid"] * bool(args.grid) + ["--seeds"] * (args.seeds is not None) + ["--seed"] * (args.seed is not None)
         if given:
             raise UserError(f"{given[0]} cannot be combined with --resume: a sweep resumes with the grid it was started with")
-        args._run_dir = Path(args.resume)
-        result = sweep.resume(args.resume, num_devices=args.devices, progress=not args.quiet)
+        out = Path(args.resume)
+        result = _interruptible(out, lambda: sweep.resume(out, num_devices=args.devices, progress=not args.quiet))
     else:
         env_id = args.env or MULTIGOAL
         grid = {}
@@ -170,13 +170,25 @@ def _sweep(args) -> int:
                                     max_path_length=args.max_path_length)
         first = 0 if args.seed is None else args.seed
         out = Path(args.out) if args.out else Path("runs") / f"sweep-{algo}-{env_id.replace('/', '_').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-        args._run_dir = out
-        result = sweep.sweep(config, grid=grid, seeds=list(range(first, first + seeds_n)), env_id=env_id, out_dir=out,
-                             chunk_steps=args.chunk_steps or 1000, num_devices=args.devices, progress=not args.quiet)
+        result = _interruptible(out, lambda: sweep.sweep(
+            config, grid=grid, seeds=list(range(first, first + seeds_n)), env_id=env_id, out_dir=out,
+            chunk_steps=args.chunk_steps or 1000, num_devices=args.devices, progress=not args.quiet))
+    if result is None:
+        return 130
     print(f"swept {len(result.points)} grid points, {result.env_steps} steps each; sweep directory: {result.sweep_dir}")
     for line in sweep.summary(result):
         print("  " + line)
     return 0
+
+
+def _interruptible(out: Path, run):
+    """``run()``; on Ctrl-C, one line saying how to continue the sweep in ``out`` (and ``None``)."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(f"softq-ref: interrupted; every grid point keeps its last checkpoint in {out} "
+              f"(continue with softq-ref sweep --resume {out})", file=sys.stderr)
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -238,3 +238,14 @@ def test_sweep_refuses_a_directory_in_use_and_flags_with_resume(swept, capsys, t
     assert "sweep.json not found" in capsys.readouterr().err
 
 
+
+
+def test_interrupted_sweep_says_how_to_resume_it(monkeypatch, capsys, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "sweep", interrupted)
+    assert main(["sweep", "--quiet", "--alpha", "1,2", "--out", str(tmp_path / "s")]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == f"softq-ref: interrupted; every grid point keeps its last checkpoint in {tmp_path / 's'} " \
+                  f"(continue with softq-ref sweep --resume {tmp_path / 's'})"

@@ -123,6 +123,8 @@ def make_grid(config, grid: dict[str, list], seeds: list[int]) -> list[GridPoint
         if len(set(converted)) != len(converted):
             raise SweepError(f"--grid {name}: repeated value in {values}")
         axes[name] = converted
+    if axes and algo.with_hparams is None:
+        raise SweepError(f"{algo.name} declares no with_hparams, so only seeds can be swept")
     combos = [dict(zip(axes, vals)) for vals in itertools.product(*axes.values())] if axes else [{}]
     for combo in combos:
         try:
@@ -188,9 +190,9 @@ def init_point_carries(algo, config, env, points: list[GridPoint]):
     """
     keys = jnp.stack([jax.random.PRNGKey(p.seed) for p in points])
     carry = jax.vmap(lambda k: jax_loop.init_carry(algo, config, env, k))(keys)
-    agents = [algo.with_hparams(jax.tree.map(lambda x, i=i: x[i], carry.agent), **p.hparams) for i, p in enumerate(points)]
-    agent = jax.tree.map(lambda *xs: jnp.stack(xs), *agents)
-    carry = carry._replace(agent=agent)
+    if any(p.hparams for p in points):
+        agents = [algo.with_hparams(jax.tree.map(lambda x, i=i: x[i], carry.agent), **p.hparams) for i, p in enumerate(points)]
+        carry = carry._replace(agent=jax.tree.map(lambda *xs: jnp.stack(xs), *agents))
     return jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
 
 
