@@ -8,7 +8,9 @@
   1 .. 1024 seeds as one ``vmap``, seconds per environment step and the ratio to one seed;
 * **sweep**: 16 grid points (seeds x temperatures, :mod:`softq_ref.train.sweep`'s carries and
   sharding over every local device) against one point, seconds per step;
-* **host loop**: ``train_gym`` on HalfCheetah-v5, steady-state steps per second.
+* **host loop**: ``train_gym`` on HalfCheetah-v5, steady-state steps per second, and where a
+  step's time goes (``benchmarks.loops.host_breakdown``: waiting for the action, dispatch,
+  ``env.step``).
 
 Targets (issue 13, on a GPU): 16 grid points <= 2x one; ``train_step`` per call <= 0.3 ms;
 host loop >= 2,000 steps/s; 1024 seeds <= 32x one.  On a CPU the same code runs (``--quick``
@@ -98,6 +100,8 @@ def run(quick: bool) -> dict:
     out["sweep"] = {"one": g1, "many": gn, "over_one": gn["per_step"]["median_s"] / g1["per_step"]["median_s"]}
     out["host"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 3000,
                                         log_every=50 if quick else 500)
+    # Where a host-loop step's time goes on this device (wait for the action, dispatch, env.step, packing).
+    out["host_breakdown"] = loops.host_breakdown("HalfCheetah-v5", warmup=200, steps=100 if quick else 500)
     return out
 
 
@@ -122,6 +126,10 @@ def table(res: dict) -> str:
     rows.append((f"sweep, {res['sweep']['many']['points']} points on {res['sweep']['many']['devices']} device(s) (ms/step)",
                  f"{1e3 * res['sweep']['many']['per_step']['median_s']:.3f}", "", ""))
     rows.append(("sweep, 1 point (ms/step)", f"{1e3 * res['sweep']['one']['per_step']['median_s']:.3f}", "", ""))
+    hb = res.get("host_breakdown")
+    if hb:
+        rows.append(("host step: wait for action / dispatch / env.step (ms)",
+                     f"{1e3 * hb['wait_for_action']:.3f} / {1e3 * hb['dispatch']:.3f} / {1e3 * hb['env_step']:.3f}", "", ""))
     rows.append((f"{res['seeds_ratio']['seeds']} seeds / 1 seed", f"{res['seeds_ratio']['over_one']:.2f}", "", ""))
     rows.append((f"{res['sweep']['many']['points']} points / 1 point", f"{res['sweep']['over_one']:.2f}", "", ""))
     for key, (label, op, target) in TARGETS.items():

@@ -153,7 +153,7 @@ def test_point_comparison_catches_a_point_with_another_temperature(swept, alone)
     assert mismatches(jax.tree.map(lambda x: x[None], mixed), alone[3][1].carry) != []
 
 
-def test_sweep_resumes_after_a_crash_in_the_middle_of_saving_bit_identical(swept, tmp_path, monkeypatch):
+def test_sweep_resumed_after_a_crash_in_the_middle_of_saving_matches_the_uninterrupted_one(swept, tmp_path, monkeypatch):
     config, reference = swept
     out = tmp_path / "s"
     saves = []
