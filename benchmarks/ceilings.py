@@ -17,13 +17,13 @@ import numpy as np
 from benchmarks.timing import blocked, time_calls
 
 
-def matmul_gflops(sizes=(1024, 2048), repeats: int = 10) -> dict:
-    """Best and median float32 GFLOP/s of ``a @ b`` through ``jax.jit`` at each size."""
+def matmul_gflops(sizes=(1024, 2048), repeats: int = 10, dtype=jnp.float32) -> dict:
+    """Best and median GFLOP/s of ``a @ b`` through ``jax.jit`` at each size (float32 unless ``dtype``)."""
     matmul = jax.jit(jnp.matmul)
-    out = {"by_size": {}}
+    out = {"by_size": {}, "dtype": jnp.dtype(dtype).name}
     for n in sizes:
-        a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-        b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+        a = jax.random.normal(jax.random.PRNGKey(0), (n, n), dtype)
+        b = jax.random.normal(jax.random.PRNGKey(1), (n, n), dtype)
         t = time_calls(blocked(matmul, a, b), repeats)
         flops = 2.0 * n**3
         out["by_size"][str(n)] = {

@@ -119,6 +119,78 @@ def _evaluate(args) -> int:
     return 0
 
 
+#: ``sweep``'s shortcut flags for common traced fields (``--grid FIELD=V1,V2`` takes any traced field).
+SWEEP_SHORTCUTS = ("alpha", "discount", "q_lr", "policy_lr")
+
+
+def _sweep(args) -> int:
+    from softq_ref.train import launch, sweep
+
+    if args.resume:
+        given = [f"--{n.replace('_', '-')}" for n in ("env", "algo", "preset", "steps", "max_path_length", "out", "chunk_steps")
+                 if getattr(args, n) is not None]
+        given += [f"--{n.replace('_', '-')}" for n in SWEEP_SHORTCUTS if getattr(args, n) is not None]
+        given += ["--grid"] * bool(args.grid) + ["--seeds"] * (args.seeds is not None) + ["--seed"] * (args.seed is not None)
+        if given:
+            raise UserError(f"{given[0]} cannot be combined with --resume: a sweep resumes with the grid it was started with")
+        out = Path(args.resume)
+        result = _interruptible(out, lambda: sweep.resume(out, num_devices=args.devices, progress=not args.quiet))
+    else:
+        env_id = args.env or MULTIGOAL
+        grid = {}
+        for item in args.grid or []:
+            name, sep, values = item.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or not name:
+                raise UserError(f"--grid {item!r}: expected FIELD=V1,V2,... such as alpha=0.1,1,10")
+            if name in grid:
+                raise UserError(f"--grid {name} given twice")
+            grid[name] = sweep.parse_values(values)
+        for name in SWEEP_SHORTCUTS:
+            if getattr(args, name) is not None:
+                if name in grid:
+                    raise UserError(f"--{name.replace('_', '-')} and --grid {name} both given")
+                grid[name] = sweep.parse_values(getattr(args, name))
+        seeds_n = 1 if args.seeds is None else args.seeds
+        if seeds_n < 1:
+            raise UserError(f"--seeds must be >= 1, got {seeds_n}")
+        for name in ("chunk_steps", "steps", "max_path_length"):
+            if getattr(args, name) is not None and getattr(args, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+        algo = args.algo or "sql"
+        if not launch.uses_jax_loop(env_id):
+            raise UserError(f"{env_id} has no JAX version; a sweep runs the jitted loop only (use train --seeds for it)")
+        base_alpha = None  # with alpha swept, the base config need not have a published reward scale
+        if "alpha" in grid and algo == "sql":
+            try:
+                base_alpha = abs(float(grid["alpha"][0]))
+            except ValueError:
+                pass  # make_grid names the bad value
+        config = launch.make_config(algo, env_id, preset=args.preset, steps=args.steps, alpha=base_alpha,
+                                    max_path_length=args.max_path_length)
+        first = 0 if args.seed is None else args.seed
+        out = Path(args.out) if args.out else Path("runs") / f"sweep-{algo}-{env_id.replace('/', '_').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = _interruptible(out, lambda: sweep.sweep(
+            config, grid=grid, seeds=list(range(first, first + seeds_n)), env_id=env_id, out_dir=out,
+            chunk_steps=args.chunk_steps or 1000, num_devices=args.devices, progress=not args.quiet))
+    if result is None:
+        return 130
+    print(f"swept {len(result.points)} grid points, {result.env_steps} steps each; sweep directory: {result.sweep_dir}")
+    for line in sweep.summary(result):
+        print("  " + line)
+    return 0
+
+
+def _interruptible(out: Path, run):
+    """``run()``; on Ctrl-C, one line saying how to continue the sweep in ``out`` (and ``None``)."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(f"softq-ref: interrupted; every grid point keeps its last checkpoint in {out} "
+              f"(continue with softq-ref sweep --resume {out})", file=sys.stderr)
+        return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from softq_ref.agent import registry
 
@@ -156,6 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--eval-seed", type=int, default=12345)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_evaluate)
+
+    sw = sub.add_parser("sweep", help="train a grid of seeds x traced hyperparameters as one vmapped program over all devices")
+    sw.add_argument("--env", default=None, help=f"a task with a JAX version (default: {MULTIGOAL})")
+    sw.add_argument("--algo", choices=registry.names(), default=None, help="algorithm (default: sql)")
+    sw.add_argument("--preset", default=None, help="multigoal or mujoco (default: the task's own)")
+    sw.add_argument("--seed", type=int, default=None, help="first seed (default: 0)")
+    sw.add_argument("--seeds", type=int, default=None, help="number of seeds per hyperparameter setting (default: 1)")
+    sw.add_argument("--steps", type=int, default=None, help="environment steps per grid point (default: the preset's)")
+    sw.add_argument("--max-path-length", type=int, default=None, help="episode length (default: the task's own)")
+    sw.add_argument("--grid", action="append", default=None, metavar="FIELD=V1,V2,...",
+                    help="a traced config field and its values (repeatable); the grid is their product times the seeds")
+    for name in SWEEP_SHORTCUTS:
+        sw.add_argument("--" + name.replace("_", "-"), default=None, metavar="V1,V2,...",
+                        help=f"shortcut for --grid {name}=V1,V2,...")
+    sw.add_argument("--out", default=None, help="sweep directory, new or empty (default: runs/sweep-<algo>-<env>-<time>)")
+    sw.add_argument("--resume", default=None, metavar="SWEEP_DIR", help="continue an interrupted sweep")
+    sw.add_argument("--chunk-steps", type=int, default=None, help="steps per compiled chunk (default: 1000)")
+    sw.add_argument("--devices", type=int, default=None, help="use the first N local devices (default: all)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=_sweep)
 
     try:
         from softq_ref.conformance.cli import add_conform_parser

@@ -295,7 +295,8 @@ def test_eq14_surrogate_gradient_is_minus_direction_times_jacobian():
     grad, vjp, grad_direction = _surrogate_grads(params, noise, direction)
     # Eq. (14): dJ/dphi = -sum_j Delta f_j . d f(xi_j)/d phi, a vector-Jacobian product.
     for name in params:
-        np.testing.assert_allclose(grad[name], -vjp[name], rtol=1e-6, atol=1e-7)
+        # float32: jax.grad and the explicit vjp contract in different orders (reassociation).
+        np.testing.assert_allclose(grad[name], -vjp[name], rtol=1e-5, atol=1e-6)
     # The direction is a constant: no gradient reaches it.
     np.testing.assert_array_equal(grad_direction, np.zeros_like(direction))
 

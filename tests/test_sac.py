@@ -50,7 +50,8 @@ def test_train_step_shapes_metrics_and_the_core_target():
     a2, lp2 = jax.vmap(state.actor.sample)(batch.next_obs, keys)
     q2 = jnp.stack([jax.vmap(q)(batch.next_obs, a2) for q in state.critics_target])
     np.testing.assert_allclose(sac.critic_target(state, batch, key),
-                               sac_q_target(batch.reward, 0.99, batch.done, q2, lp2, 0.5), rtol=1e-6)
+                               sac_q_target(batch.reward, 0.99, batch.done, q2, lp2, 0.5),
+                               rtol=1e-5)  # float32: the agent's batched critics sum in another order
     new_state, metrics = jax.jit(sac.train_step)(state, batch, jax.random.PRNGKey(2))
     assert set(metrics) == {"q_loss", "mean_q", "policy_loss", "alpha", "alpha_loss", "entropy"}
     assert all(np.isfinite(float(v)) and jnp.shape(v) == () for v in metrics.values())

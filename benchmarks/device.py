@@ -1,0 +1,145 @@
+"""The accelerator figures of issue 13, on whatever ``jax.default_backend()`` is (``--gpu`` / ``--only device``).
+
+* **matmul ceilings**: ``jax.jit(a @ b)`` in bfloat16 and float32 (``2 n^3`` FLOPs; on a GPU
+  float32 may run in TF32 under JAX's default matmul precision: the figure is what ``@`` gets);
+* **train_step** at the MuJoCo preset (HalfCheetah sizes): median per update inside
+  ``lax.scan`` and per jitted call (donated state, ``block_until_ready``);
+* **vmapped seeds**: the jitted multi-goal loop (act, step, store, sample, update) with
+  1 .. 1024 seeds as one ``vmap``, seconds per environment step and the ratio to one seed;
+* **sweep**: 16 grid points (seeds x temperatures, :mod:`softq_ref.train.sweep`'s carries and
+  sharding over every local device) against one point, seconds per step;
+* **host loop**: ``train_gym`` on HalfCheetah-v5, steady-state steps per second, and where a
+  step's time goes (``benchmarks.loops.host_breakdown``: waiting for the action, dispatch,
+  ``env.step``).
+
+Targets (issue 13, on a GPU): 16 grid points <= 2x one; ``train_step`` per call <= 0.3 ms;
+host loop >= 2,000 steps/s; 1024 seeds <= 32x one.  On a CPU the same code runs (``--quick``
+is its smoke test); its figures answer other questions (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import NamedSharding, PartitionSpec
+
+from benchmarks.timing import summary
+
+TARGETS = {
+    "sweep16_over_one": ("16 grid points / 1 point, per step", "<=", 2.0),
+    "seeds1024_over_one": ("1024 vmapped seeds / 1 seed, per step", "<=", 32.0),
+    "train_step_per_call_ms": ("train_step per call, mujoco preset (ms)", "<=", 0.3),
+    "host_steps_per_s": ("host loop, HalfCheetah-v5 (steps/s)", ">=", 2000.0),
+}
+
+
+def _chunk_timer(carry, chunk, repeats: int, steps: int) -> tuple[dict, float]:
+    """Compile (first call) and time ``repeats`` calls of a donated chunk; seconds per step."""
+    t0 = time.perf_counter()
+    carry, _ = chunk(carry)
+    jax.block_until_ready(carry)
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        carry, stats = chunk(carry)
+        jax.block_until_ready((carry, stats))
+        times.append((time.perf_counter() - t0) / steps)
+    return summary(times), first
+
+
+def bench_grid(num_points: int, steps: int, repeats: int) -> dict:
+    """Seconds per step of a sweep of ``num_points`` points (temperatures x one seed), as ``sweep`` runs it."""
+    from softq_ref.agent.config import SQLConfig
+    from softq_ref.agent import registry
+    from softq_ref.envs.jax_env import multigoal_env
+    from softq_ref.train import jax_loop, sweep
+
+    config = SQLConfig(total_steps=10_000)
+    env = multigoal_env()
+    algo = registry.for_config(config)
+    points = sweep.make_grid(config, {"alpha": [0.5 + 0.5 * i for i in range(num_points)]}, [0])
+    mesh = sweep.grid_mesh()
+    size = sweep.padded_size(num_points, mesh.devices.size)
+    sharding = NamedSharding(mesh, PartitionSpec("grid"))
+    carry = jax.device_put(sweep._pad(sweep.init_point_carries(algo, config, env, points), size), sharding)
+    warm = jax.jit(jax.vmap(jax_loop.make_chunk(algo, config, env, config.min_replay_size, False)),
+                   in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
+    carry, _ = warm(carry)
+    chunk = jax.jit(jax.vmap(jax_loop.make_chunk(algo, config, env, steps, True)),
+                    in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
+    per_step, first = _chunk_timer(carry, chunk, repeats, steps)
+    return {"points": num_points, "padded_to": size, "devices": int(mesh.devices.size), "per_step": per_step,
+            "first_chunk_with_compile_s": first}
+
+
+def run(quick: bool) -> dict:
+    from benchmarks import agent, ceilings, loops
+
+    out = {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]}
+    sizes = (1024,) if quick else (2048, 4096)
+    out["matmul_f32"] = ceilings.matmul_gflops(sizes=sizes, repeats=3 if quick else 10, dtype=jnp.float32)
+    out["matmul_bf16"] = ceilings.matmul_gflops(sizes=sizes, repeats=3 if quick else 10, dtype=jnp.bfloat16)
+    out["train_step_mujoco"] = agent.bench_train_step(
+        "mujoco", "HalfCheetah-v5", 17, 6, calls=30 if quick else 300, scan_len=10 if quick else 200,
+        scans=2 if quick else 5, ceiling_sizes=(1024,))
+    steps = 50 if quick else 500
+    seeds_list = (1, 4) if quick else (1, 16, 128, 1024)
+    out["vmapped_seeds"] = {}
+    for n in seeds_list:
+        r = loops.bench_jitted_loop(n, steps, 2 if quick else 3)
+        out["vmapped_seeds"][str(n)] = {"per_step": r["per_step"], "first_chunk_with_compile_s": r["first_chunk_with_compile_s"]}
+    one = out["vmapped_seeds"]["1"]["per_step"]["median_s"]
+    last = str(seeds_list[-1])
+    out["seeds_ratio"] = {"seeds": int(last), "over_one": out["vmapped_seeds"][last]["per_step"]["median_s"] / one}
+    grid_n = 4 if quick else 16
+    g1 = bench_grid(1, steps, 2 if quick else 3)
+    gn = bench_grid(grid_n, steps, 2 if quick else 3)
+    out["sweep"] = {"one": g1, "many": gn, "over_one": gn["per_step"]["median_s"] / g1["per_step"]["median_s"]}
+    out["host"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 3000,
+                                        log_every=50 if quick else 500)
+    # Where a host-loop step's time goes on this device (wait for the action, dispatch, env.step, packing).
+    out["host_breakdown"] = loops.host_breakdown("HalfCheetah-v5", warmup=200, steps=100 if quick else 500)
+    return out
+
+
+def table(res: dict) -> str:
+    """A Markdown table of the device section, with PASS/MISS against issue 13's GPU targets."""
+    figures = {
+        "sweep16_over_one": res["sweep"]["over_one"] if res["sweep"]["many"]["points"] == 16 else None,
+        "seeds1024_over_one": res["seeds_ratio"]["over_one"] if res["seeds_ratio"]["seeds"] == 1024 else None,
+        "train_step_per_call_ms": 1e3 * res["train_step_mujoco"]["per_call"]["median_s"],
+        "host_steps_per_s": res["host"]["steps_per_s"],
+    }
+    ts = res["train_step_mujoco"]
+    rows = [
+        ("backend / devices", f"{res['backend']} / {len(res['devices'])}", "", ""),
+        ("matmul bf16 (GFLOP/s, best)", f"{res['matmul_bf16']['gflops']:.0f}", "", ""),
+        ("matmul f32 (GFLOP/s, best)", f"{res['matmul_f32']['gflops']:.0f}", "", ""),
+        ("train_step mujoco in scan (ms)", f"{1e3 * ts['in_scan']['median_s']:.3f}", "", ""),
+        ("train_step mujoco GFLOP/s / f32 matmul (paired)", f"{ts['ceiling_ratio_paired']:.2f}", "", ""),
+    ]
+    for n, r in res["vmapped_seeds"].items():
+        rows.append((f"jitted loop, {n} seeds (ms/step)", f"{1e3 * r['per_step']['median_s']:.3f}", "", ""))
+    rows.append((f"sweep, {res['sweep']['many']['points']} points on {res['sweep']['many']['devices']} device(s) (ms/step)",
+                 f"{1e3 * res['sweep']['many']['per_step']['median_s']:.3f}", "", ""))
+    rows.append(("sweep, 1 point (ms/step)", f"{1e3 * res['sweep']['one']['per_step']['median_s']:.3f}", "", ""))
+    hb = res.get("host_breakdown")
+    if hb:
+        rows.append(("host step: wait for action / dispatch / env.step (ms)",
+                     f"{1e3 * hb['wait_for_action']:.3f} / {1e3 * hb['dispatch']:.3f} / {1e3 * hb['env_step']:.3f}", "", ""))
+    rows.append((f"{res['seeds_ratio']['seeds']} seeds / 1 seed", f"{res['seeds_ratio']['over_one']:.2f}", "", ""))
+    rows.append((f"{res['sweep']['many']['points']} points / 1 point", f"{res['sweep']['over_one']:.2f}", "", ""))
+    for key, (label, op, target) in TARGETS.items():
+        value = figures[key]
+        if value is None:
+            rows.append((label, "not measured at this size (--quick)", f"{op} {target:g}", ""))
+            continue
+        ok = value <= target if op == "<=" else value >= target
+        verdict = ("PASS" if ok else "MISS") if res["backend"] != "cpu" else "(GPU target; CPU figure)"
+        rows.append((label, f"{value:.3g}", f"{op} {target:g}", verdict))
+    lines = ["| figure | value | target | verdict |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
