@@ -1,6 +1,6 @@
 """The maximum-entropy family on finite MDPs: the soft policy gradient theorem, exact gradient ascent
 converging to soft Q-iteration's Boltzmann policy, and how the policy gradient in the Boltzmann
-parameterisation pi = exp((Q - V)/alpha) becomes the soft Q-learning update (seed 003) — which
+parameterisation pi = exp((Q - V)/alpha) becomes the soft Q-learning update (the CMU 10-708 lecture notes) — which
 terms the derivation drops, and that the rest coincides.  Each property has a must-fail twin."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 r"""The entropy-regularised ("soft") policy gradient: REINFORCE and advantage actor-critic with the soft return.
 
-Spec entries ``def-soft-return`` and ``eq-soft-policy-gradient``.  Reference: seed 003 (CMU
+Spec entries ``def-soft-return`` and ``eq-soft-policy-gradient``.  Reference: the CMU 10-708 lecture notes (CMU
 10-708 lecture 21, "Soft policy gradients"): the maximum-entropy objective
 $J(\theta) = \sum_t \mathbb E_{\pi_\theta}[r(s_t, a_t) - \alpha \log \pi_\theta(a_t \mid s_t)]$ is
 optimised by REINFORCE once the entropy bonus $-\alpha \log \pi$ is added to every reward;
@@ -33,7 +33,7 @@ def soft_returns(rewards, log_probs, alpha, discount, done=None, bootstrap=0.0) 
     $$\hat G_t = \big(r_t - \alpha \log \pi(a_t \mid s_t)\big) + \gamma (1 - d_t)\, \hat G_{t+1},
       \qquad \hat G_T = \text{bootstrap}$$
 
-    The reward-to-go of the soft reward $r - \alpha \log \pi$ (seed 003: "add a bonus
+    The reward-to-go of the soft reward $r - \alpha \log \pi$ (the CMU 10-708 lecture notes: "add a bonus
     entropy term to the rewards"), computed by a reverse ``lax.scan``.  ``done[t] = 1``
     cuts the sum after step ``t`` (the next state is terminal).  ``bootstrap`` is the
     soft value of the state after the segment (0 for a finished episode; a critic's
@@ -56,7 +56,7 @@ def soft_returns(rewards, log_probs, alpha, discount, done=None, bootstrap=0.0) 
       >>> soft_returns(jnp.array([1.0, 0.0]), jnp.array([-2.0, 0.0]), 0.5, 0.5).tolist()
       [2.0, 0.0]
 
-    Reference: seed 003, "Soft Policy Gradients"; Eq. (2) of Haarnoja et al. (2017) in the
+    Reference: the CMU 10-708 lecture notes, "Soft Policy Gradients"; Eq. (2) of Haarnoja et al. (2017) in the
     discounted form of its Appendix A.
     """
     check_temperature(alpha)
@@ -111,7 +111,7 @@ def soft_policy_gradient_surrogate(log_probs, advantages, discount=1.0) -> jax.A
       >>> float(soft_policy_gradient_surrogate(jnp.array([-1.0, -2.0]), jnp.array([2.0, 4.0]), 0.5))
       6.0
 
-    Reference: seed 003, "Soft Policy Gradients" (REINFORCE with the entropy bonus in every
+    Reference: the CMU 10-708 lecture notes, "Soft Policy Gradients" (REINFORCE with the entropy bonus in every
     reward); the soft policy gradient of Appendix B of Haarnoja et al. (2017).
     """
     check_discount(discount)
@@ -143,7 +143,7 @@ def soft_td_advantage(reward, log_prob, value, next_value, done, discount, alpha
     Returns:
       ``[B]``.
 
-    Reference: seed 003; advantage actor-critic with the soft reward.
+    Reference: the CMU 10-708 lecture notes; advantage actor-critic with the soft reward.
     """
     check_temperature(alpha)
     reward = jnp.asarray(reward)

@@ -1,7 +1,7 @@
 r"""The exact gradient of the maximum-entropy objective for softmax policies on finite MDPs.
 
 Spec entries ``thm-soft-policy-gradient`` and ``prop-pg-soft-q-learning``.  Reference: the
-soft policy gradient of seed 003 and Appendix B of Haarnoja et al. (2017, "connection to
+soft policy gradient of the CMU 10-708 lecture notes and Appendix B of Haarnoja et al. (2017, "connection to
 actor-critic"), for the discounted objective of Eq. (2) in its Appendix A form
 (``maxent_objective``).
 
@@ -14,7 +14,7 @@ $$\frac{\partial J}{\partial \theta(s, b)} = d^\pi_\mu(s)\, \pi(b \mid s)\,
 with $d^\pi_\mu(s) = \sum_t \gamma^t \Pr(s_t = s)$ the discounted visitation from
 $s_0 \sim \mu$ (the derivation: differentiate $V^\pi$ through $\pi$, where
 $\sum_a \nabla \pi(a \mid s) = 0$ removes the $-\alpha$ that differentiating $\log \pi$
-produces: seed 003's "$-1$").  All functions are pure and jit-able.
+produces: the CMU 10-708 lecture notes' "$-1$").  All functions are pure and jit-able.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def discounted_state_visitation(mdp: TabularMDP, policy, initial_distribution) -
       [2.0]
 
     Reference: the discounted state distribution of the policy gradient theorem (Sutton et al.
-    2000), used by the soft policy gradient of seed 003 / Appendix B of Haarnoja et al. (2017).
+    2000), used by the soft policy gradient of the CMU 10-708 lecture notes / Appendix B of Haarnoja et al. (2017).
     """
     policy = jnp.asarray(policy, mdp.rewards.dtype)
     mu = jnp.asarray(initial_distribution, mdp.rewards.dtype)
@@ -96,7 +96,7 @@ def maxent_policy_gradient(mdp: TabularMDP, logits, alpha, initial_distribution)
       >>> [round(float(x), 4) for x in g[0]]  # d = 2, pi = 1/2, advantage +-1/2
       [0.5, -0.5]
 
-    Reference: seed 003 ("Soft Policy Gradients"); Appendix B of Haarnoja et al. (2017).
+    Reference: the CMU 10-708 lecture notes ("Soft Policy Gradients"); Appendix B of Haarnoja et al. (2017).
     """
     _check(mdp, logits, initial_distribution)
     logits = jnp.asarray(logits, mdp.rewards.dtype)
@@ -121,7 +121,7 @@ def boltzmann_policy_gradient(mdp: TabularMDP, q, alpha, initial_distribution, c
     $$rac{\partial J}{\partial Q(s, b)} = rac{1}{lpha}\, d^\pi_\mu(s)\, \pi(b \mid s)\,
       ig[C(s, b) - lpha \log \pi(b \mid s) - 	extstyle\sum_a \pi(a \mid s)\,(C(s, a) - lpha \log \pi(a \mid s))ig]$$
 
-    The parameterisation of seed 003's last step (logits $Q/lpha$, so the chain rule gives
+    The parameterisation of the CMU 10-708 lecture notes' last step (logits $Q/lpha$, so the chain rule gives
     $1/lpha$).  With ``critic=None``, $C = Q^\pi_{\mathrm{soft}}$ and this is the exact
     gradient.  With a critic table $C$ (for instance ``soft_bellman_operator(mdp, q, alpha)``,
     the soft Q-learning target), it is the actor-critic gradient the seed arrives at; then
@@ -139,7 +139,7 @@ def boltzmann_policy_gradient(mdp: TabularMDP, q, alpha, initial_distribution, c
       $
 abla_Q J$, ``[S, A]``.
 
-    Reference: seed 003 ("Soft Q-learning": the policy gradient in the Boltzmann
+    Reference: the CMU 10-708 lecture notes ("Soft Q-learning": the policy gradient in the Boltzmann
     parameterisation); Appendix B of Haarnoja et al. (2017).
     """
     _check(mdp, q, initial_distribution)
@@ -185,7 +185,7 @@ def maxent_gradient_ascent(
       >>> [round(float(x), 3) for x in pi[0]]  # Boltzmann in Q*: exp(1) : exp(0)
       [0.731, 0.269]
 
-    Reference: seed 003; Theorem 1 of Haarnoja et al. (2017) for the limit.
+    Reference: the CMU 10-708 lecture notes; Theorem 1 of Haarnoja et al. (2017) for the limit.
     """
     if logits0 is None:
         logits0 = jnp.zeros_like(mdp.rewards)
