@@ -24,7 +24,7 @@ from softq_ref.agent import registry
 from softq_ref.agent.replay import ReplayBuffer
 from softq_ref.envs.task import JaxEnv, task_for
 from softq_ref.io.run_dir import RunDir, RunDirError
-from softq_ref.train import jax_loop
+from softq_ref.train import jax_loop, memory
 
 
 class TrainingDiverged(RuntimeError):
@@ -117,6 +117,8 @@ def train_jax(
             raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
         if chunk_steps < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {chunk_steps}")
+        # Refuse what cannot fit before anything is allocated or written.
+        memory.check_fits(memory.carry_bytes(algo, config, env), len(seeds))
         run = RunDir.create(out_dir, config=config, env_id=env_id, seeds=seeds, loop="jax",
                             settings={"chunk_steps": int(chunk_steps)}, stat_names=env.stat_names)
     try:

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from softq_ref.agent import registry
 from softq_ref.agent.config import static_fields, traced_fields
 from softq_ref.io.run_dir import RunDir, write_json_atomic
-from softq_ref.train import jax_loop, runner
+from softq_ref.train import jax_loop, memory, runner
 
 MANIFEST = "sweep.json"
 MANIFEST_SCHEMA = 1
@@ -214,6 +214,10 @@ def sweep(config, *, grid: dict[str, list], seeds: list[int], env_id: str, out_d
         raise SweepError(f"chunk_steps must be >= 1, got {chunk_steps}")
     points = make_grid(config, grid, seeds)
     mesh = grid_mesh(num_devices)  # checked before anything is written
+    try:  # the padded grid's loop state, refused up front when it cannot fit
+        memory.check_fits(memory.carry_bytes(algo, config, env), padded_size(len(points), mesh.size))
+    except ValueError as err:
+        raise SweepError(str(err).replace(" seeds ", " grid points ")) from None
     _check_new_sweep_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = []
