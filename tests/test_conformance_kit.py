@@ -57,6 +57,18 @@ BUGS = [
      {"golden", "extreme"}, set()),
     ("sum instead of mean in the loss", broken.soft_q_loss_sum, "eq-11:soft_q_loss", {"golden", "random"}, set()),
     ("0 log 0 taken as nan", broken.entropy_nan_at_zero, "def-entropy", {"golden", "degenerate"}, set()),
+    # The maximum-entropy family (issue 11): SAC's critic target, its log-density, its losses, the soft return.
+    ("mean instead of min in clipped double Q", broken.sac_q_target_mean_of_critics, "eq-sac-5",
+     {"golden", "random", "temperature"}, set()),
+    ("entropy term added in the SAC target", broken.sac_q_target_entropy_sign, "eq-sac-5",
+     {"golden", "random", "temperature"}, set()),
+    # The naive log(1 - tanh^2 u) is right for moderate u: only the far-out inputs catch it.
+    ("naive log(1 - tanh^2 u)", broken.tanh_gaussian_log_prob_naive, "def-tanh-gaussian",
+     {"golden", "extreme"}, {"random"}),
+    ("entropy sign in the SAC policy loss", broken.sac_policy_loss_entropy_sign, "eq-sac-9",
+     {"golden", "random", "temperature"}, set()),
+    ("entropy sign in the soft return", broken.soft_returns_entropy_sign, "def-soft-return",
+     {"golden", "random", "temperature"}, set()),
 ]
 
 

@@ -93,3 +93,31 @@ def entropy_nan_at_zero(probs):
     """-sum p log p without the 0 log 0 = 0 convention: nan for a deterministic policy."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return -np.sum(probs * np.log(probs), axis=-1)
+
+
+def sac_q_target_mean_of_critics(reward, discount, done, next_q, next_log_prob, alpha):
+    """Clipped double Q with the mean of the target critics instead of their minimum (overestimates)."""
+    return reward + discount * (1.0 - done) * (np.mean(next_q, axis=0) - alpha * next_log_prob)
+
+
+def sac_q_target_entropy_sign(reward, discount, done, next_q, next_log_prob, alpha):
+    """The entropy term added instead of subtracted: V(s') = Q + alpha log pi (a penalty for spreading out)."""
+    return reward + discount * (1.0 - done) * (np.min(next_q, axis=0) + alpha * next_log_prob)
+
+
+def tanh_gaussian_log_prob_naive(u, mean, log_std):
+    """log(1 - tanh^2 u) computed as written: digits lost from |u| ~ 10, log 0 = -inf from |u| ~ 19."""
+    z = (u - mean) / np.exp(log_std)
+    log_normal = -0.5 * z**2 - log_std - 0.5 * math.log(2.0 * math.pi)
+    with np.errstate(divide="ignore"):
+        return np.sum(log_normal - np.log(1.0 - np.tanh(u) ** 2), axis=-1)
+
+
+def sac_policy_loss_entropy_sign(log_prob, q, alpha):
+    """mean(-alpha log pi - Q): the policy is rewarded for concentrating, not for spreading out."""
+    return np.mean(-alpha * log_prob - q)
+
+
+def soft_returns_entropy_sign(rewards, log_probs, alpha, discount, done, bootstrap):
+    """The soft reward r + alpha log pi: the entropy bonus turned into a penalty."""
+    return ok.soft_returns(rewards, -log_probs, alpha, discount, done, bootstrap)

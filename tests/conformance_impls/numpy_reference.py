@@ -114,3 +114,38 @@ def soft_policy_evaluation(transitions, rewards, discount, policy, alpha):
     p_pi = np.einsum("ijt,tb->ijtb", transitions, policy).reshape(s * a, s * a)
     rhs = (rewards + discount * transitions @ bonus).reshape(-1)
     return np.linalg.solve(np.eye(s * a) - discount * p_pi, rhs).reshape(s, a)
+
+
+# Soft actor-critic (arXiv:1812.05905): the critic target with clipped double Q, eq. (5) with (3):
+# y = r + gamma (1 - done) (min_n Q_n(s', a') - alpha log pi(a' | s'))
+def sac_q_target(reward, discount, done, next_q, next_log_prob, alpha):
+    return reward + discount * (1.0 - done) * (np.min(next_q, axis=0) - alpha * next_log_prob)
+
+
+# Appendix C of arXiv:1801.01290: log pi(tanh u) = sum_i [log N(u_i; mu_i, sigma_i) - log(1 - tanh^2 u_i)],
+# with 1 - tanh^2 u = 4 e^{-2u} / (1 + e^{-2u})^2, so log(1 - tanh^2 u) = 2 (log 2 - u - log(1 + e^{-2u})).
+def tanh_gaussian_log_prob(u, mean, log_std):
+    z = (u - mean) / np.exp(log_std)
+    log_normal = -0.5 * z**2 - log_std - 0.5 * math.log(2.0 * math.pi)
+    log_det = 2.0 * (math.log(2.0) - u - np.logaddexp(0.0, -2.0 * u))
+    return np.sum(log_normal - log_det, axis=-1)
+
+
+# eq. (9): J_pi = mean_B(alpha log pi - Q)
+def sac_policy_loss(log_prob, q, alpha):
+    return np.mean(alpha * log_prob - q)
+
+
+# eq. (18): J(alpha) = mean_B(-alpha (log pi + target entropy)), alpha = exp(log alpha)
+def sac_temperature_loss(log_alpha, log_prob, target_entropy):
+    return -math.exp(log_alpha) * np.mean(log_prob + target_entropy)
+
+
+# Soft returns: G_t = r_t - alpha log pi_t + gamma (1 - done_t) G_{t+1}, G_T = bootstrap
+def soft_returns(rewards, log_probs, alpha, discount, done, bootstrap):
+    out = np.zeros_like(rewards)
+    g = bootstrap
+    for t in reversed(range(len(rewards))):
+        g = rewards[t] - alpha * log_probs[t] + discount * (1.0 - done[t]) * g
+        out[t] = g
+    return out
