@@ -47,6 +47,21 @@ def test_cli_fail_exits_1_and_prints_the_counterexample(capsys):
     assert "result: FAIL (2 of 2 properties failed: golden, random)" in out
 
 
+def test_cli_checks_sac_losses(capsys):
+    # The maximum-entropy family (issue 11): a correct SAC critic target and tanh-Gaussian log-density pass ...
+    for function, equation in [("sac_q_target", "eq-sac-5"), ("tanh_gaussian_log_prob", "def-tanh-gaussian")]:
+        code, out, _ = run(capsys, f"{IMPLS / 'numpy_reference.py'}:{function}", "-e", equation, "--examples", "10")
+        assert code == 0, out
+        assert "result: PASS (3 properties)" in out and f"{equation}:{function}" in out
+    # ... and their broken twins fail: min -> mean over the critics, the naive log(1 - tanh^2 u).
+    code, out, _ = run(capsys, f"{IMPLS / 'broken.py'}:sac_q_target_mean_of_critics", "-e", "eq-sac-5",
+                       "--examples", "10")
+    assert code == 1 and "result: FAIL" in out, out
+    code, out, _ = run(capsys, f"{IMPLS / 'broken.py'}:tanh_gaussian_log_prob_naive", "-e", "def-tanh-gaussian",
+                       "--examples", "10")
+    assert code == 1 and "FAIL extreme:" in out and "FAIL random" not in out, out
+
+
 def test_cli_dotted_module_from_the_current_directory(capsys, tmp_path, monkeypatch):
     (tmp_path / "my_sql.py").write_text(
         "import numpy as np\n\n"

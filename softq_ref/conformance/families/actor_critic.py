@@ -84,7 +84,7 @@ def _discount(draw) -> float:
 
 
 def q_target_inputs(draw, alpha_kind: str) -> dict:
-    """``reward[B]``, ``discount``, ``done[B]`` in {0, 1}, ``next_q[N, B]`` (N = 2 first), ``next_log_prob[B]``, ``alpha``."""
+    """``reward[B]``, ``discount``, ``done[B]`` in {0, 1}, ``next_q[N, B]`` (N = 2 first), ``next_log_prob[B]``."""
     from softq_ref.conformance.strategies import alphas, arrays, hnp, st
 
     b = draw(st.sampled_from((1, 4)))
