@@ -99,7 +99,7 @@ class PGConfig(ConfigBase):
     def preset_for(cls, name: str, env_id: str | None = None) -> "PGConfig":
         """The ``classic`` preset (CartPole-v1, Acrobot-v1): the class defaults, discrete actions.
 
-        No paper publishes settings for this agent (seed 003 derives it, runs nothing).  The
+        No paper publishes settings for this agent (the lecture notes derive it and run nothing).  The
         defaults are small A2C-style choices; the RL Baselines3 Zoo's A2C for CartPole-v1
         (``hyperparams/a2c.yml``: 8 environments x 5 steps, RMSprop 7e-4, entropy coefficient 0,
         5e5 steps) differs in the rollout shape and optimiser (spec deviation ``dev-pg-settings``).
