@@ -1,4 +1,4 @@
-r"""The entropy-regularised policy gradient agent: advantage actor-critic with the soft return (seed 003).
+r"""The entropy-regularised policy gradient agent: advantage actor-critic with the soft return (the lecture notes' derivation).
 
 ``train_step(state, batch, key)`` takes one *time-ordered* rollout segment (``batch`` fields with
 leading axis ``T``, as collected on-policy) and composes :mod:`softq_ref.core.policy_gradient`:

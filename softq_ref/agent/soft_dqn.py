@@ -9,7 +9,7 @@ $$y = r + \gamma (1 - d)\, \alpha \log \sum_{a'} \exp\big(Q_{\bar\theta}(s', a')
 (``soft_value``; no importance sampling, so no eq. (10)) — by eq. (11)'s half squared
 error (``soft_q_loss``); the behaviour policy is the Boltzmann policy of eq. (6)
 (``boltzmann_policy``); the target network is a hard copy every ``target_update_period``
-steps (Algorithm 1 of Haarnoja et al. 2017; DQN's schedule).  Seed 004 derives it as "a soft
+steps (Algorithm 1 of Haarnoja et al. 2017; DQN's schedule).  The lecture notes on maximum-entropy RL derive it as "a soft
 variant of DQN" from soft Q-value iteration; with $\alpha \to 0$ it is DQN's target with
 the hard max, and on a finite MDP with one-hot states and full expected updates its fixed
 point is $Q^*_{\mathrm{soft}}$ of Theorem 1 (``tests/test_soft_dqn.py``).
@@ -50,7 +50,7 @@ from softq_ref.core import boltzmann_policy, soft_bellman_target, soft_q_loss, s
 class SoftDQNConfig(ConfigBase):
     """Hyperparameters of soft DQN (spec deviation ``dev-soft-dqn``).
 
-    No paper publishes soft DQN settings (seed 004 describes the algorithm, not a run).  The
+    No paper publishes soft DQN settings (the lecture notes describe the algorithm, not a run).  The
     network, learning rate, batch, buffer, discount and target period are those the RL
     Baselines3 Zoo tunes for DQN on CartPole-v1 (2x256 ReLU, Adam 2.3e-3, batch 64, 1e5
     transitions, gamma 0.99, target copy every 10 gradient steps); the temperature replaces
