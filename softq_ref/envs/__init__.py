@@ -6,7 +6,7 @@
   ``gymnasium.Env``, registered as ``softq_ref/MultiGoal-v0``.
 * :mod:`softq_ref.envs.task` -- the task contract (presets, horizon, action space,
   episode-statistics hook, JAX twin) and the registry of declared tasks;
-  :mod:`softq_ref.envs.multigoal_task` declares the multi-goal task, :mod:`softq_ref.envs.classic`
+  :mod:`softq_ref.envs.multigoal_task` declares the multi-goal task, ``softq_ref.envs.classic``
   CartPole-v1 and Acrobot-v1 (discrete actions; gymnax's JAX versions as their twins).
 
 Registration happens on import and is idempotent: importing this package again,
