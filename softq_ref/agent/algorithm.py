@@ -33,6 +33,12 @@ class Algorithm(NamedTuple):
         values of traced config fields (no recompilation).
       action_space: ``"box"`` (actions in ``[-1, 1]^d``) or ``"discrete"`` (an index).
       config_version: bumped when the config's fields change meaning; saved with the config.
+      on_policy: ``False`` (replay): each training step draws a uniform minibatch of
+        ``config.batch_size`` from the replay buffer.  ``True`` (an on-policy rollout, the policy
+        gradient): the buffer of ``config.replay_capacity`` slots is the rollout storage, and
+        ``train_step`` is called once each time it has been filled anew, with its whole content
+        in time order (:func:`softq_ref.agent.replay.in_time_order`), i.e. on the latest
+        ``replay_capacity`` transitions, all collected by the current policy.
     """
 
     name: str
@@ -45,3 +51,20 @@ class Algorithm(NamedTuple):
     with_hparams: Callable | None = None
     action_space: str = "box"
     config_version: int = 1
+    on_policy: bool = False
+
+    def buffer_action_dim(self, action_dim: int) -> int:
+        """Width of the replay buffer's ``action``: ``action_dim`` for a Box, 1 for discrete actions.
+
+        A discrete action is stored as ``float32 [1]`` holding its index (exact for any
+        realistic number of actions), so one buffer layout serves every algorithm; ``init``
+        still gets the number of actions as ``action_dim``.
+        """
+        return 1 if self.action_space == "discrete" else int(action_dim)
+
+
+def action_space_mismatch(algo: Algorithm, env_id: str, env_kind: str) -> str:
+    """The one-line error for an algorithm and an environment whose action spaces differ (naming both)."""
+    shown = {"box": "Box (continuous)", "discrete": "Discrete"}
+    return (f"{env_id} has a {shown.get(env_kind, env_kind)} action space; {algo.name} needs a "
+            f"{shown.get(algo.action_space, algo.action_space)} one")

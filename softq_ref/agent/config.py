@@ -33,7 +33,9 @@ MUJOCO_REWARD_SCALES = {
     "Humanoid": 100.0,
 }
 
-PRESETS = ("multigoal", "mujoco")
+#: Preset names a task may declare: ``classic`` is the classic-control tasks (CartPole, Acrobot) of the
+#: discrete-action agents (``soft_dqn``, ``pg``); each algorithm says which of these it has.
+PRESETS = ("multigoal", "mujoco", "classic")
 
 #: ``dataclasses.field`` metadata key marking a traced hyperparameter.
 TRACED = "softq_ref_traced"

@@ -1,4 +1,4 @@
-r"""The entropy-regularised policy gradient agent: advantage actor-critic with the soft return (seed 003).
+r"""The entropy-regularised policy gradient agent: advantage actor-critic with the soft return (the lecture notes' derivation).
 
 ``train_step(state, batch, key)`` takes one *time-ordered* rollout segment (``batch`` fields with
 leading axis ``T``, as collected on-policy) and composes :mod:`softq_ref.core.policy_gradient`:
@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from softq_ref.agent.algorithm import Algorithm
+from softq_ref.agent.config import ConfigBase, traced
 from softq_ref.agent.networks import MLP
 from softq_ref.agent.optim import adam_init, adam_step
 from softq_ref.agent.replay import Transition
@@ -40,7 +42,7 @@ from softq_ref.core.policy_gradient import soft_policy_gradient_surrogate, soft_
 
 
 @dataclass(frozen=True)
-class PGConfig:
+class PGConfig(ConfigBase):
     """Hyperparameters of the soft policy-gradient agent.
 
     No published settings exist for this agent; these are small A2C-style defaults (2x64 ReLU,
@@ -49,19 +51,21 @@ class PGConfig:
     """
 
     hidden_sizes: tuple[int, ...] = (64, 64)
-    policy_lr: float = 1e-3
-    value_lr: float = 1e-3
-    alpha: float = 0.01
-    discount: float = 0.99
+    policy_lr: float = traced(1e-3)
+    value_lr: float = traced(1e-3)
+    alpha: float = traced(0.01)
+    discount: float = traced(0.99)
     rollout_length: int = 128
     discrete: bool = True
     initial_log_std: float = 0.0
     total_steps: int = 100_000
+    max_path_length: int = 500
+    preset: str = "classic"
 
     def __post_init__(self):
         if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
-        for name in ("rollout_length", "total_steps"):
+        for name in ("rollout_length", "total_steps", "max_path_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -76,6 +80,34 @@ class PGConfig:
 
     def replace(self, **changes) -> "PGConfig":
         return dataclasses.replace(self, **changes)
+
+    # What the training loops read of a config, for an on-policy algorithm (``Algorithm.on_policy``):
+    # the replay buffer is the rollout storage of ``rollout_length`` slots, read whole, and there
+    # is no warm-up (the first rollout is trained on as soon as it is complete).
+    @property
+    def replay_capacity(self) -> int:
+        return self.rollout_length
+
+    @property
+    def batch_size(self) -> int:
+        return self.rollout_length
+
+    @property
+    def min_replay_size(self) -> int:
+        return 0
+
+    @classmethod
+    def preset_for(cls, name: str, env_id: str | None = None) -> "PGConfig":
+        """The ``classic`` preset (CartPole-v1, Acrobot-v1): the class defaults, discrete actions.
+
+        No paper publishes settings for this agent (the lecture notes derive it and run nothing).  The
+        defaults are small A2C-style choices; the RL Baselines3 Zoo's A2C for CartPole-v1
+        (``hyperparams/a2c.yml``: 8 environments x 5 steps, RMSprop 7e-4, entropy coefficient 0,
+        5e5 steps) differs in the rollout shape and optimiser (spec deviation ``dev-pg-settings``).
+        """
+        if name != "classic":
+            raise ValueError(f"pg has no preset {name!r}; it takes: classic")
+        return cls()
 
 
 class Policy(eqx.Module):
@@ -200,3 +232,40 @@ def with_hparams(state: PGState, *, alpha=None, discount=None, policy_lr=None, v
 
     return eqx.tree_at(lambda s: (s.hparams, s.policy_opt_state, s.value_opt_state), state,
                        (hp, with_lr(state.policy_opt_state, policy_lr), with_lr(state.value_opt_state, value_lr)))
+
+
+# ------------------------------------------------------------------ the registered value
+
+
+def rollout_train_step(state: PGState, rollout: Transition, key: jax.Array) -> tuple[PGState, dict[str, jax.Array]]:
+    """:func:`train_step` on a rollout read from the loops' storage, its episode boundaries restored.
+
+    The loops store ``done = terminated`` (a time-limit truncation keeps ``done = 0`` so that
+    replay agents bootstrap through it).  In a time-ordered rollout, a row whose successor
+    ``next_obs[t]`` is not the next row's ``obs[t + 1]`` ends an episode (the next row starts
+    after a reset); :func:`train_step` needs every such boundary marked ``done`` so that no
+    soft return runs across two episodes (a truncation inside the rollout then loses its
+    bootstrap, as in A2C/PPO; the last row bootstraps with ``V(next_obs[-1])``).
+    """
+    cut = jnp.any(rollout.next_obs[:-1] != rollout.obs[1:], axis=-1)
+    boundary = jnp.concatenate([cut, jnp.zeros((1,), bool)]).astype(rollout.done.dtype)
+    return train_step(state, rollout._replace(done=jnp.maximum(rollout.done, boundary)), key)
+
+
+METRICS = ("policy_loss", "value_loss", "entropy", "mean_soft_return")
+
+#: The soft policy gradient as one value, on-policy (see :class:`~softq_ref.agent.algorithm.Algorithm`):
+#: registered for discrete actions (the Gaussian policy, ``PGConfig(discrete=False)``, is
+#: available from Python through :func:`train_step`).
+ALGORITHM = Algorithm(
+    name="pg",
+    init=init,
+    train_step=rollout_train_step,
+    explore=explore,
+    act=act,
+    config_class=PGConfig,
+    metrics=METRICS,
+    with_hparams=with_hparams,
+    action_space="discrete",
+    on_policy=True,
+)

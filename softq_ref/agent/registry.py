@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from softq_ref.agent import ddpg, sql
+from softq_ref.agent import ddpg, pg, sac, soft_dqn, sql
 from softq_ref.agent.algorithm import ACTION_SPACES, Algorithm
 
 _ALGORITHMS: dict[str, Algorithm] = {}
@@ -89,3 +89,6 @@ def config_from_dict(raw: dict):
 # One line per algorithm.
 register(sql.ALGORITHM)
 register(ddpg.ALGORITHM)
+register(sac.ALGORITHM)
+register(soft_dqn.ALGORITHM)
+register(pg.ALGORITHM)

@@ -79,3 +79,13 @@ def _rows(store: jax.Array, idx: jax.Array) -> jax.Array:
     """
     rows = store.reshape(store.shape[0], -1)[idx]
     return rows.reshape(idx.shape + store.shape[1:])
+
+
+def in_time_order(buffer: ReplayBuffer) -> Transition:
+    """Every stored transition, oldest first: ``[capacity, ...]`` (the on-policy rollout of a full buffer).
+
+    Slot ``position`` holds the oldest transition of a full ring buffer, so rolling the storage
+    by ``-position`` puts the rows in the order they were added.  An on-policy loop calls this
+    when the buffer has just been filled anew (``position == 0``: the roll is the identity).
+    """
+    return jax.tree.map(lambda store: jnp.roll(store, -buffer.position, axis=0), buffer.data)

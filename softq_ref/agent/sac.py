@@ -33,6 +33,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from softq_ref.agent.algorithm import Algorithm
+from softq_ref.agent.config import ConfigBase, traced
 from softq_ref.agent.networks import MLP, QNetwork
 from softq_ref.agent.optim import adam_init, adam_step
 from softq_ref.agent.replay import Transition
@@ -48,9 +50,12 @@ from softq_ref.core.actor_critic import (
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
+#: The presets SAC takes (each task declares which presets fit it).
+SAC_PRESETS = ("mujoco", "multigoal")
+
 
 @dataclass(frozen=True)
-class SACConfig:
+class SACConfig(ConfigBase):
     """Hyperparameters of SAC: the table of arXiv:1812.05905 (Appendix D).
 
     2x256 ReLU networks, Adam 3e-4 for critics, actor and temperature, batch 256, replay
@@ -62,23 +67,25 @@ class SACConfig:
     """
 
     hidden_sizes: tuple[int, ...] = (256, 256)
-    q_lr: float = 3e-4
-    policy_lr: float = 3e-4
-    alpha_lr: float = 3e-4
+    q_lr: float = traced(3e-4)
+    policy_lr: float = traced(3e-4)
+    alpha_lr: float = traced(3e-4)
     batch_size: int = 256
-    alpha: float = 1.0
-    learn_alpha: bool = True
+    alpha: float = traced(1.0)
+    learn_alpha: bool = traced(True)
     target_entropy: float | None = None
-    discount: float = 0.99
-    target_tau: float = 0.005
+    discount: float = traced(0.99)
+    target_tau: float = traced(0.005)
     replay_capacity: int = 1_000_000
     min_replay_size: int = 1_000
     total_steps: int = 1_000_000
+    max_path_length: int = 1000
+    preset: str = "mujoco"
 
     def __post_init__(self):
         if not self.hidden_sizes or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must be a non-empty tuple of positive ints, got {self.hidden_sizes!r}")
-        for name in ("batch_size", "replay_capacity", "min_replay_size", "total_steps"):
+        for name in ("batch_size", "replay_capacity", "min_replay_size", "total_steps", "max_path_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -95,6 +102,26 @@ class SACConfig:
 
     def replace(self, **changes) -> "SACConfig":
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def preset_for(cls, name: str, env_id: str | None = None) -> "SACConfig":
+        """The named preset (``env_id`` unused: SAC's settings do not depend on the MuJoCo task).
+
+        * ``mujoco`` -- the class defaults: the hyperparameter table of arXiv:1812.05905 (Appendix D),
+          learned temperature, episodes of 1000 steps.
+        * ``multigoal`` -- the multi-goal task of Sec. 5.1 of Haarnoja et al. (2017) with the soft
+          Q-learning preset's shared settings (``SQLConfig()``: 2x128 ReLU, Adam 3e-4, batch 64,
+          discount 0.99, 10,000 steps, 100 warm-up steps, paths of 30) and its temperature, **fixed**
+          at ``alpha = 10`` (the original code's reward scale 0.1), so that SAC's unimodal
+          tanh-Gaussian and soft Q-learning's sampler are compared on the same objective; SAC's own
+          Polyak ``tau = 0.005`` every step (spec deviation ``dev-sac-multigoal``).
+        """
+        if name == "mujoco":
+            return cls()
+        if name == "multigoal":
+            return cls(hidden_sizes=(128, 128), batch_size=64, alpha=10.0, learn_alpha=False, min_replay_size=100,
+                       total_steps=10_000, max_path_length=30, preset="multigoal")
+        raise ValueError(f"sac has no preset {name!r}; choose one of {', '.join(SAC_PRESETS)}")
 
 
 class TanhGaussianActor(eqx.Module):
@@ -246,11 +273,13 @@ def explore(state: SACState, obs: jax.Array, key: jax.Array) -> jax.Array:
     return state.actor.sample(obs, key)[0]
 
 
-def with_hparams(state: SACState, *, alpha=None, q_lr=None, policy_lr=None, discount=None, learn_alpha=None) -> SACState:
+def with_hparams(state: SACState, *, alpha=None, q_lr=None, policy_lr=None, discount=None, learn_alpha=None,
+                 target_tau=None, alpha_lr=None) -> SACState:
     """A copy of ``state`` with new traced hyperparameters (no recompilation of ``train_step``)."""
     hp = state.hparams._replace(
         discount=state.hparams.discount if discount is None else jnp.float32(discount),
         learn_alpha=state.hparams.learn_alpha if learn_alpha is None else jnp.float32(1.0 if learn_alpha else 0.0),
+        target_tau=state.hparams.target_tau if target_tau is None else jnp.float32(target_tau),
     )
     log_alpha = state.log_alpha if alpha is None else jnp.log(jnp.float32(alpha))
 
@@ -260,7 +289,26 @@ def with_hparams(state: SACState, *, alpha=None, q_lr=None, policy_lr=None, disc
         return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": jnp.float32(lr)})
 
     return eqx.tree_at(
-        lambda s: (s.hparams, s.log_alpha, s.critics_opt_state, s.actor_opt_state),
+        lambda s: (s.hparams, s.log_alpha, s.critics_opt_state, s.actor_opt_state, s.alpha_opt_state),
         state,
-        (hp, log_alpha, with_lr(state.critics_opt_state, q_lr), with_lr(state.actor_opt_state, policy_lr)),
+        (hp, log_alpha, with_lr(state.critics_opt_state, q_lr), with_lr(state.actor_opt_state, policy_lr),
+         with_lr(state.alpha_opt_state, alpha_lr)),
     )
+
+
+# ------------------------------------------------------------------ the registered value
+
+METRICS = ("q_loss", "mean_q", "policy_loss", "alpha", "alpha_loss", "entropy")
+
+#: Soft actor-critic as one value (see :class:`~softq_ref.agent.algorithm.Algorithm`).
+ALGORITHM = Algorithm(
+    name="sac",
+    init=init,
+    train_step=train_step,
+    explore=explore,
+    act=act,
+    config_class=SACConfig,
+    metrics=METRICS,
+    with_hparams=with_hparams,
+    action_space="box",
+)

@@ -9,7 +9,7 @@ $$y = r + \gamma (1 - d)\, \alpha \log \sum_{a'} \exp\big(Q_{\bar\theta}(s', a')
 (``soft_value``; no importance sampling, so no eq. (10)) — by eq. (11)'s half squared
 error (``soft_q_loss``); the behaviour policy is the Boltzmann policy of eq. (6)
 (``boltzmann_policy``); the target network is a hard copy every ``target_update_period``
-steps (Algorithm 1 of Haarnoja et al. 2017; DQN's schedule).  Seed 004 derives it as "a soft
+steps (Algorithm 1 of Haarnoja et al. 2017; DQN's schedule).  The lecture notes on maximum-entropy RL derive it as "a soft
 variant of DQN" from soft Q-value iteration; with $\alpha \to 0$ it is DQN's target with
 the hard max, and on a finite MDP with one-hot states and full expected updates its fixed
 point is $Q^*_{\mathrm{soft}}$ of Theorem 1 (``tests/test_soft_dqn.py``).
@@ -38,6 +38,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from softq_ref.agent.algorithm import Algorithm
+from softq_ref.agent.config import ConfigBase, traced
 from softq_ref.agent.networks import MLP
 from softq_ref.agent.optim import adam_init, adam_step, update_target
 from softq_ref.agent.replay import Transition
@@ -45,10 +47,10 @@ from softq_ref.core import boltzmann_policy, soft_bellman_target, soft_q_loss, s
 
 
 @dataclass(frozen=True)
-class SoftDQNConfig:
+class SoftDQNConfig(ConfigBase):
     """Hyperparameters of soft DQN (spec deviation ``dev-soft-dqn``).
 
-    No paper publishes soft DQN settings (seed 004 describes the algorithm, not a run).  The
+    No paper publishes soft DQN settings (the lecture notes describe the algorithm, not a run).  The
     network, learning rate, batch, buffer, discount and target period are those the RL
     Baselines3 Zoo tunes for DQN on CartPole-v1 (2x256 ReLU, Adam 2.3e-3, batch 64, 1e5
     transitions, gamma 0.99, target copy every 10 gradient steps); the temperature replaces
@@ -57,19 +59,22 @@ class SoftDQNConfig:
     """
 
     hidden_sizes: tuple[int, ...] = (256, 256)
-    q_lr: float = 2.3e-3
+    q_lr: float = traced(2.3e-3)
     batch_size: int = 64
-    alpha: float = 0.01
-    discount: float = 0.99
-    target_update_period: int = 10
+    alpha: float = traced(0.01)
+    discount: float = traced(0.99)
+    target_update_period: int = traced(10)
     replay_capacity: int = 100_000
     min_replay_size: int = 1_000
     total_steps: int = 50_000
+    max_path_length: int = 500
+    preset: str = "classic"
 
     def __post_init__(self):
         if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
-        for name in ("batch_size", "target_update_period", "replay_capacity", "min_replay_size", "total_steps"):
+        for name in ("batch_size", "target_update_period", "replay_capacity", "min_replay_size", "total_steps",
+                     "max_path_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -82,6 +87,29 @@ class SoftDQNConfig:
 
     def replace(self, **changes) -> "SoftDQNConfig":
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def preset_for(cls, name: str, env_id: str | None = None) -> "SoftDQNConfig":
+        """The ``classic`` preset (classic-control tasks), by ``env_id``'s family (spec ``dev-soft-dqn``).
+
+        * CartPole (and ``env_id=None``): the class defaults, the RL Baselines3 Zoo's DQN
+          settings for CartPole-v1 (``hyperparams/dqn.yml``: lr 2.3e-3, batch 64, buffer 1e5,
+          ``learning_starts`` 1000, gamma 0.99, ``target_update_interval`` 10, 2x256, 5e4 steps).
+        * Acrobot: the Zoo's DQN settings for Acrobot-v1 (lr 6.3e-4, batch 128, buffer 5e4,
+          gamma 0.99, ``target_update_interval`` 250, 2x256, 1e5 steps) with 1000 warm-up steps.
+
+        Deviations from the Zoo: one gradient step per environment step (the Zoo trains 128
+        steps every 256 on CartPole and 1 every 4 on Acrobot), Boltzmann exploration at the fixed
+        temperature ``alpha = 0.01`` in place of the epsilon-greedy schedule, and the squared
+        loss in place of Huber (the module docstring says why).
+        """
+        if name != "classic":
+            raise ValueError(f"soft_dqn has no preset {name!r}; it takes: classic")
+        family = "CartPole" if env_id is None else env_id.split("/")[-1].split("-")[0]
+        if family == "Acrobot":
+            return cls(q_lr=6.3e-4, batch_size=128, replay_capacity=50_000, target_update_period=250,
+                       total_steps=100_000)
+        return cls()
 
 
 class DiscreteQNetwork(eqx.Module):
@@ -198,13 +226,34 @@ def greedy(state: SoftDQNState, obs: jax.Array) -> jax.Array:
     return jnp.argmax(state.q(obs)).astype(jnp.float32)[None]
 
 
-def with_hparams(state: SoftDQNState, *, alpha=None, q_lr=None, discount=None) -> SoftDQNState:
+def with_hparams(state: SoftDQNState, *, alpha=None, q_lr=None, discount=None, target_update_period=None) -> SoftDQNState:
     """A copy of ``state`` with new traced hyperparameters (no recompilation of ``train_step``)."""
     hp = state.hparams._replace(
         alpha=state.hparams.alpha if alpha is None else jnp.float32(alpha),
         discount=state.hparams.discount if discount is None else jnp.float32(discount),
+        target_update_period=(state.hparams.target_update_period if target_update_period is None
+                              else jnp.int32(target_update_period)),
     )
     opt_state = state.q_opt_state
     if q_lr is not None:
         opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": jnp.float32(q_lr)})
     return eqx.tree_at(lambda s: (s.hparams, s.q_opt_state), state, (hp, opt_state))
+
+
+# ------------------------------------------------------------------ the registered value
+
+METRICS = ("q_loss", "mean_q", "soft_value", "policy_entropy")
+
+#: Soft DQN as one value (see :class:`~softq_ref.agent.algorithm.Algorithm`): discrete actions,
+#: stored in the replay buffer as ``float32 [1]`` holding the index.
+ALGORITHM = Algorithm(
+    name="soft_dqn",
+    init=init,
+    train_step=train_step,
+    explore=explore,
+    act=act,
+    config_class=SoftDQNConfig,
+    metrics=METRICS,
+    with_hparams=with_hparams,
+    action_space="discrete",
+)

@@ -6,7 +6,8 @@
   ``gymnasium.Env``, registered as ``softq_ref/MultiGoal-v0``.
 * :mod:`softq_ref.envs.task` -- the task contract (presets, horizon, action space,
   episode-statistics hook, JAX twin) and the registry of declared tasks;
-  :mod:`softq_ref.envs.multigoal_task` declares the multi-goal task.
+  :mod:`softq_ref.envs.multigoal_task` declares the multi-goal task, ``softq_ref.envs.classic``
+  CartPole-v1 and Acrobot-v1 (discrete actions; gymnax's JAX versions as their twins).
 
 Registration happens on import and is idempotent: importing this package again,
 or after the id is already registered, neither re-registers nor warns.  The id is
@@ -32,7 +33,7 @@ from softq_ref.envs.multigoal import (
     step_autoreset,
 )
 from softq_ref.envs.multigoal_gym import MultiGoalEnv
-from softq_ref.envs import multigoal_task
+from softq_ref.envs import classic, multigoal_task
 from softq_ref.envs.task import JaxEnv, Task, register_task, task_for
 
 MULTIGOAL_ID = multigoal_task.MULTIGOAL_ID
@@ -53,6 +54,8 @@ register_envs()
 
 # The declared tasks, one line each.
 register_task(multigoal_task.TASK)
+register_task(classic.CARTPOLE)
+register_task(classic.ACROBOT)
 
 __all__ = [
     "BOUND",

@@ -9,7 +9,7 @@ Both are ``algo.act(state, obs, key)``, so the functions here take an
 * :func:`rollout_jax` -- many episodes of a :class:`~softq_ref.envs.jax_env.JaxEnv` as one
   jitted program: ``vmap`` over episodes, ``lax.scan`` over the horizon, steps after an
   episode's end masked out.
-* :func:`rollout_gym` -- a plain host loop over a gymnasium environment with a ``Box``
+* :func:`rollout_gym` -- a plain host loop over a gymnasium environment with a ``Box`` (or ``Discrete``)
   action space, for the environments that have no JAX version (MuJoCo).
 * :func:`goal_summary` -- how often each goal of the multi-goal task was reached
   (Figure 1: soft Q-learning reaches all four goals, DDPG commits to one).
@@ -155,9 +155,10 @@ def rollout_jax(
 
 
 def rollout_gym(algo: Algorithm, agent_state, env_id: str, key: jax.Array, num_episodes: int, seed: int) -> list[dict]:
-    """Run evaluation episodes of a gymnasium environment with a ``Box`` action space.
+    """Run evaluation episodes of a gymnasium environment with a ``Box`` or a ``Discrete`` action space.
 
-    The agent acts in $[-1, 1]^d$ (tanh outputs); each action is mapped affinely onto the
+    A discrete agent returns its action's index (``[1]``), passed to ``env.step`` as an int.  A
+    continuous agent acts in $[-1, 1]^d$ (tanh outputs); each action is mapped affinely onto the
     environment's bounds,
 
     $$a_{\\text{env}} = \\ell + \\tfrac{a + 1}{2} (h - \\ell),$$
@@ -195,12 +196,14 @@ def rollout_gym(algo: Algorithm, agent_state, env_id: str, key: jax.Array, num_e
     env = gymnasium.make(env_id)
     try:
         space = env.action_space
-        if not isinstance(space, gymnasium.spaces.Box):
-            raise TypeError(f"{env_id} has action space {space}; rollout_gym needs a Box")
-        low = np.asarray(space.low, np.float64)
-        high = np.asarray(space.high, np.float64)
-        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-            raise ValueError(f"{env_id} has an unbounded action space; cannot rescale [-1, 1] onto it")
+        discrete = isinstance(space, gymnasium.spaces.Discrete)
+        if not (discrete or isinstance(space, gymnasium.spaces.Box)):
+            raise TypeError(f"{env_id} has action space {space}; rollout_gym needs a Box or a Discrete space")
+        if not discrete:
+            low = np.asarray(space.low, np.float64)
+            high = np.asarray(space.high, np.float64)
+            if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+                raise ValueError(f"{env_id} has an unbounded action space; cannot rescale [-1, 1] onto it")
         act = eqx.filter_jit(algo.act)
         episodes = []
         for i in range(num_episodes):
@@ -209,7 +212,10 @@ def rollout_gym(algo: Algorithm, agent_state, env_id: str, key: jax.Array, num_e
             while not (terminated or truncated):
                 key, k_act = jax.random.split(key)
                 a = np.asarray(act(agent_state, jnp.asarray(obs, jnp.float32), k_act), np.float64)
-                env_action = (low + (a + 1.0) / 2.0 * (high - low)).astype(space.dtype)
+                if discrete:  # the index, returned as [1] (the replay buffer's layout)
+                    env_action = int(np.rint(a.reshape(-1)[0]))
+                else:
+                    env_action = (low + (a + 1.0) / 2.0 * (high - low)).astype(space.dtype)
                 obs, reward, terminated, truncated, info = env.step(env_action)
                 total += float(reward)
                 length += 1

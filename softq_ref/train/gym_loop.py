@@ -1,4 +1,4 @@
-"""The host training loop for any gymnasium environment with a bounded Box action space.
+"""The host training loop for any gymnasium environment with a bounded Box or a Discrete action space.
 
 The environment runs on the host (MuJoCo through gymnasium, say); everything else — storing
 the transition, sampling a minibatch, ``train_step`` and choosing the next action — is one
@@ -6,7 +6,9 @@ compiled call per environment step, with the carry donated, so the host loop add
 dispatch and one small transfer per step.
 
 Actions live in ``[-1, 1]^d`` for the agent (the sampler's tanh) and are rescaled affinely to
-the environment's ``[low, high]``.  gymnasium 1.x semantics: ``terminated`` (a terminal state,
+the environment's ``[low, high]``; a Discrete action is the index the agent returns as
+``float32 [1]``, stored that way in the replay buffer and passed to ``env.step`` as an int.
+gymnasium 1.x semantics: ``terminated`` (a terminal state,
 no bootstrap: stored as ``done = 1``) and ``truncated`` (a time limit: stored as ``done = 0``,
 the target still bootstraps); either one ends the episode.  Episode ``i`` of a run is reset
 with seed ``seed * 1_000_003 + i``, and checkpoints are written at episode boundaries (every
@@ -35,7 +37,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from softq_ref.agent import registry, replay
-from softq_ref.agent.algorithm import Algorithm
+from softq_ref.agent.algorithm import ACTION_SPACES, Algorithm, action_space_mismatch
 from softq_ref.agent.replay import ReplayBuffer, Transition
 from softq_ref.envs.task import task_for
 from softq_ref.io.run_dir import RunDir
@@ -84,20 +86,43 @@ def action_space_kind(space) -> str:
 
 
 def check_spaces(env: gym.Env, env_id: str, algo: Algorithm | None = None) -> None:
-    """The action space is a bounded, flat, non-empty Box (what every registered algorithm acts in),
-    the observation space a flat, non-empty Box; a one-line ``ValueError`` naming the problem otherwise."""
+    """The action space is a bounded, flat, non-empty Box or a Discrete space (of the kind ``algo``
+    declares, when given), the observation space a flat, non-empty Box; a one-line ``ValueError``
+    naming the problem otherwise."""
     space = env.action_space
-    wanted = "box" if algo is None else algo.action_space
-    name = "soft Q-learning" if algo is None or algo.name == "sql" else algo.name
-    if action_space_kind(space) != wanted:
-        raise ValueError(f"{env_id} has a {type(space).__name__} action space; {name} needs a continuous Box")
-    if len(space.shape) != 1 or space.shape[0] == 0:
+    kind = action_space_kind(space)
+    if kind not in ACTION_SPACES:
+        raise ValueError(f"{env_id} has a {kind} action space; a Box or a Discrete space is required")
+    if algo is not None and kind != algo.action_space:
+        raise ValueError(action_space_mismatch(algo, env_id, kind))
+    if kind == "discrete":
+        if space.start != 0:
+            raise ValueError(f"{env_id} has a Discrete action space starting at {space.start}; actions must be 0..n-1")
+    elif len(space.shape) != 1 or space.shape[0] == 0:
         raise ValueError(f"{env_id} has a Box action space of shape {space.shape}; a flat, non-empty Box (d,) is required")
-    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+    elif not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
         raise ValueError(f"{env_id} has unbounded action bounds {space.low}..{space.high}; a bounded Box is required")
     obs = env.observation_space
     if not isinstance(obs, gym.spaces.Box) or len(obs.shape) != 1 or obs.shape[0] == 0:
         raise ValueError(f"{env_id} needs a flat, non-empty Box observation space, got {obs}")
+
+
+def space_dims(env: gym.Env) -> tuple[int, int]:
+    """``(obs_dim, action_dim)``: ``action_dim`` is the Box's dimension or the number of discrete actions."""
+    space = env.action_space
+    action_dim = int(space.n) if action_space_kind(space) == "discrete" else int(space.shape[0])
+    return int(env.observation_space.shape[0]), action_dim
+
+
+def env_action(action: np.ndarray, space) -> np.ndarray | int:
+    """The agent's action as the environment takes it.
+
+    Box: ``[-1, 1]^d`` rescaled onto ``[low, high]`` (:func:`rescale_action`).  Discrete: the
+    index the agent returns as ``float32 [1]`` (the replay buffer's layout), as a Python int.
+    """
+    if action_space_kind(space) == "discrete":
+        return int(np.rint(np.asarray(action).reshape(-1)[0]))
+    return rescale_action(action, space.low.astype(np.float64), space.high.astype(np.float64))
 
 
 def rescale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -114,7 +139,9 @@ def make_host_step(algo: Algorithm, config, learn: bool):
         agent = carry.agent
         metrics = {}
         if learn:
-            batch = replay.sample(buffer, k_batch, config.batch_size)
+            # An on-policy algorithm is stepped only when the buffer was just filled anew (the
+            # host decides, see _train_seed): its whole content in time order is the rollout.
+            batch = replay.in_time_order(buffer) if algo.on_policy else replay.sample(buffer, k_batch, config.batch_size)
             agent, metrics = algo.train_step(agent, batch, k_train)
         action = algo.explore(agent, next_obs, k_act)
         carry = HostCarry(agent=agent, buffer=buffer, key=key, env_steps=carry.env_steps + 1, episodes=carry.episodes)
@@ -171,7 +198,7 @@ def _init_carry(algo, config, obs_dim, action_dim, seed):
     k_agent, k_loop = jax.random.split(jax.random.PRNGKey(seed))
     carry = HostCarry(
         agent=algo.init(config, obs_dim, action_dim, k_agent),
-        buffer=replay.init(int(min(config.replay_capacity, config.total_steps)), obs_dim, action_dim),
+        buffer=replay.init(int(min(config.replay_capacity, config.total_steps)), obs_dim, algo.buffer_action_dim(action_dim)),
         key=k_loop,
         env_steps=jnp.zeros((), jnp.int32),
         episodes=jnp.zeros((), jnp.int32),
@@ -251,7 +278,7 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
     checkpoint_seconds = 60.0 * float(settings.get("checkpoint_minutes", 5.0))
     env = make_env(env_id, config.max_path_length)
     check_spaces(env, env_id, algo)
-    obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    obs_dim, action_dim = space_dims(env)
     carries = init_carries(algo, config, obs_dim, action_dim, seeds)
     if resume:
         if run.has_checkpoint:
@@ -302,17 +329,17 @@ def _truncate_rows(run: RunDir, steps_done: list[int]):
 
 def _train_seed(run, env, algo, config, carries, i, seed, writer, log_every, checkpoint_every, checkpoint_seconds,
                 progress, obs_dim, action_dim):
-    low = env.action_space.low.astype(np.float64)
-    high = env.action_space.high.astype(np.float64)
     task = task_for(run.env_id)
     carry = jax.tree.map(jnp.asarray, _slot(carries, i))
     carry = jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
     env_steps = int(carry.env_steps)
     leaves, treedef = jax.tree.flatten(carry)
     steps = {
-        learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, action_dim), donate_argnums=0)
+        learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, algo.buffer_action_dim(action_dim)),
+                       donate_argnums=0)
         for learn in (False, True)
     }
+    capacity = int(carry.buffer.capacity)
     first_action = jax.jit(lambda agent, obs, key: algo.explore(agent, obs, key))
 
     def checkpoint(leaves, episode):
@@ -331,7 +358,7 @@ def _train_seed(run, env, algo, config, carries, i, seed, writer, log_every, che
     try:
         while env_steps < config.total_steps:
             a = np.asarray(action)
-            next_obs, reward, terminated, truncated, info = env.step(rescale_action(a, low, high))
+            next_obs, reward, terminated, truncated, info = env.step(env_action(a, env.action_space))
             if not (math.isfinite(float(reward)) and np.all(np.isfinite(next_obs))):
                 what = "reward" if not math.isfinite(float(reward)) else "observation"
                 raise TrainingDiverged(
@@ -347,6 +374,8 @@ def _train_seed(run, env, algo, config, carries, i, seed, writer, log_every, che
             else:
                 act_obs = next_obs
             learn = env_steps >= config.min_replay_size
+            if algo.on_policy:  # once per rollout: when this transition completes the buffer
+                learn = learn and (env_steps + 1) % capacity == 0
             packed = pack_step_input(obs, a, reward, next_obs, terminated, act_obs)
             leaves, action, metrics = steps[learn](leaves, packed)
             obs = act_obs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -53,7 +54,7 @@ def init_carry(algo: Algorithm, config, env: JaxEnv, key: jax.Array) -> LoopCarr
     env_state, _ = env.reset(k_env)
     return LoopCarry(
         agent=algo.init(config, env.obs_dim, env.action_dim, k_agent),
-        buffer=replay.init(buffer_capacity(config), env.obs_dim, env.action_dim),
+        buffer=replay.init(buffer_capacity(config), env.obs_dim, algo.buffer_action_dim(env.action_dim)),
         env_state=env_state,
         key=k_loop,
         env_steps=jnp.zeros((), jnp.int32),
@@ -86,14 +87,13 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
         )
         agent = carry.agent
         if learn:
-            batch = replay.sample(buffer, k_batch, config.batch_size)
-            agent, metrics = algo.train_step(agent, batch, k_train)
+            agent, metrics, updated = update(algo, config, agent, buffer, k_batch, k_train)
         else:
-            metrics = {}
+            metrics, updated = {}, jnp.bool_(False)
         ended = jnp.logical_or(terminated, truncated)
         episode_return = carry.episode_return + reward
         episode_stats = jnp.where(ended, stats_of(info), 0)
-        out = (metrics, ended, jnp.where(ended, episode_return, 0.0), episode_stats)
+        out = (metrics, updated, ended, jnp.where(ended, episode_return, 0.0), episode_stats)
         new = LoopCarry(
             agent=agent,
             buffer=buffer,
@@ -105,14 +105,20 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
         return new, out
 
     def chunk(carry: LoopCarry):
-        carry, (metrics, ended, returns, episode_stats) = jax.lax.scan(one_step, carry, None, length=num_steps)
+        carry, (metrics, updated, ended, returns, episode_stats) = jax.lax.scan(one_step, carry, None, length=num_steps)
         if learn:
             # A step is bad when its Q loss (or, for an algorithm without one, any metric) is not finite.
             bad = jnp.zeros((num_steps,), bool)
             for name in divergence_metrics(metrics):
-                bad = bad | ~jnp.isfinite(metrics[name])
+                bad = bad | (updated & ~jnp.isfinite(metrics[name]))
             first_bad = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
-            means = {k: jnp.mean(v) for k, v in metrics.items()}
+            # The mean over the steps that updated (every step, except for an on-policy algorithm;
+            # NaN for a chunk in which an on-policy algorithm never updated).
+            if algo.on_policy:
+                count = jnp.sum(updated)
+                means = {k: jnp.sum(jnp.where(updated, v, 0.0)) / count for k, v in metrics.items()}
+            else:
+                means = {k: jnp.mean(v) for k, v in metrics.items()}
         else:
             first_bad = jnp.int32(-1)
             means = {}
@@ -126,6 +132,35 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
         return carry, stats
 
     return chunk
+
+
+def update(algo: Algorithm, config, agent, buffer: ReplayBuffer, k_batch: jax.Array, k_train: jax.Array):
+    """One learning step after a transition was stored: ``(agent, metrics, updated)``.
+
+    A replay algorithm updates on every step, on a uniform minibatch of ``config.batch_size``.
+    An on-policy one (``algo.on_policy``) updates only when the buffer has just been filled
+    anew (``position == 0``), on its whole content in time order, the latest rollout; on the
+    other steps the agent is unchanged, its metrics are zeros and ``updated`` is false.
+    """
+    if not algo.on_policy:
+        batch = replay.sample(buffer, k_batch, config.batch_size)
+        agent, metrics = algo.train_step(agent, batch, k_train)
+        return agent, metrics, jnp.bool_(True)
+    rollout = replay.in_time_order(buffer)
+
+    arrays, static = eqx.partition(agent, eqx.is_array)  # lax.cond takes arrays only
+
+    def train(arrays):
+        new, metrics = algo.train_step(eqx.combine(arrays, static), rollout, k_train)
+        return eqx.filter(new, eqx.is_array), metrics
+
+    def skip(arrays):
+        shapes = jax.eval_shape(train, arrays)[1]
+        return arrays, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+    now = buffer.position == 0
+    arrays, metrics = jax.lax.cond(now, train, skip, arrays)
+    return eqx.combine(arrays, static), metrics, now
 
 
 def divergence_metrics(metrics) -> list[str]:

@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 
 from softq_ref.agent import registry
+from softq_ref.agent.algorithm import action_space_mismatch
 from softq_ref.agent.config import PRESETS
 from softq_ref.envs.task import task_for
 from softq_ref.train import gym_loop, runner
@@ -27,6 +28,8 @@ def make_config(algo_name: str, env_id: str, *, preset: str | None = None, steps
     """
     algo = registry.get(algo_name)
     task = task_for(env_id)
+    if task.action_space != algo.action_space:
+        raise ValueError(action_space_mismatch(algo, env_id, task.action_space))
     name = preset or task.presets[0]
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")

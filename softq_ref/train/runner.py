@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from softq_ref.agent import registry
+from softq_ref.agent.algorithm import action_space_mismatch
 from softq_ref.agent.replay import ReplayBuffer
 from softq_ref.envs.task import JaxEnv, task_for
 from softq_ref.io.run_dir import RunDir, RunDirError
@@ -129,7 +130,7 @@ def train_jax(
 
 def _check_action_space(algo, kind: str, env_id: str) -> None:
     if algo.action_space != kind:
-        raise ValueError(f"{algo.name} needs a {algo.action_space} action space; {env_id} has a {kind} one")
+        raise ValueError(action_space_mismatch(algo, env_id, kind))
 
 
 def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) -> RunResult:
@@ -192,7 +193,8 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
                 for name, count in zip(env.stat_names, np.asarray(stats.episode_stats[i])):
                     row[name] = int(count)
                 for name, value in stats.metrics.items():
-                    row[name] = float(value[i])
+                    # NaN: an on-policy algorithm completed no rollout in this chunk (no update).
+                    row[name] = "" if algo.on_policy and np.isnan(value[i]) else float(value[i])
                 rows.append(row)
             writer.write(rows)
             run.save_checkpoint(carry)
