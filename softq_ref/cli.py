@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train an agent and write a run directory")
     train.add_argument("--env", default=None, help=f"gymnasium id, or module:Id (default: {MULTIGOAL})")
     train.add_argument("--algo", choices=registry.names(), default=None, help="algorithm (default: sql)")
-    train.add_argument("--preset", default=None, help="multigoal or mujoco (default: the task's own)")
+    train.add_argument("--preset", default=None, help="multigoal, mujoco or classic (default: the task's own)")
     train.add_argument("--seed", type=int, default=None, help="first seed (default: 0)")
     train.add_argument("--seeds", type=int, default=None,
                        help="number of seeds (default: 1; one vmapped program on JAX environments, one after another otherwise)")
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="train a grid of seeds x traced hyperparameters as one vmapped program over all devices")
     sw.add_argument("--env", default=None, help=f"a task with a JAX version (default: {MULTIGOAL})")
     sw.add_argument("--algo", choices=registry.names(), default=None, help="algorithm (default: sql)")
-    sw.add_argument("--preset", default=None, help="multigoal or mujoco (default: the task's own)")
+    sw.add_argument("--preset", default=None, help="multigoal, mujoco or classic (default: the task's own)")
     sw.add_argument("--seed", type=int, default=None, help="first seed (default: 0)")
     sw.add_argument("--seeds", type=int, default=None, help="number of seeds per hyperparameter setting (default: 1)")
     sw.add_argument("--steps", type=int, default=None, help="environment steps per grid point (default: the preset's)")

@@ -82,11 +82,12 @@ def load(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
         carry = run.load_checkpoint(_init_carries(algo, config, env, seeds))
         state = agent_of(carry, seed_index)
     else:
-        from softq_ref.train.gym_loop import _init_carry, init_carries, make_env
+        from softq_ref.train.gym_loop import _init_carry, action_space_kind, init_carries, make_env, space_dims
 
         env = make_env(run.env_id, config.max_path_length)
-        low, high = env.action_space.low, env.action_space.high
-        obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        if action_space_kind(env.action_space) == "box":
+            low, high = env.action_space.low, env.action_space.high
+        obs_dim, action_dim = space_dims(env)
         env.close()
         if run.meta["schema"] >= 2:
             carries = run.load_checkpoint(init_carries(algo, config, obs_dim, action_dim, seeds))

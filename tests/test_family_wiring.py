@@ -147,8 +147,6 @@ def test_rollout_gym_plays_a_discrete_agent():
     assert len(episodes) == 2 and all(1 <= e["length"] <= 500 for e in episodes)
 
 
-@pytest.mark.xfail(strict=True, reason="softq_ref/trained.py reads Box bounds of a host-loop run's env; the fix "
-                                        "(gym_loop.space_dims, bounds only for a Box) lands at merge")
 def test_a_discrete_host_loop_run_loads_and_evaluates(tmp_path):
     from softq_ref.train.gym_loop import train_gym
 

@@ -43,7 +43,7 @@ from softq_ref.core.policy_gradient import soft_policy_gradient_surrogate, soft_
 
 @dataclass(frozen=True)
 class PGConfig(ConfigBase):
-    """Hyperparameters of the soft policy-gradient agent.
+    """Hyperparameters of the soft policy-gradient agent (spec deviation ``dev-pg-settings``).
 
     No published settings exist for this agent; these are small A2C-style defaults (2x64 ReLU,
     Adam 1e-3 for actor and critic, segments of 128 steps, gamma 0.99) with the temperature
@@ -170,7 +170,7 @@ def train_step(state: PGState, batch: Transition, key: jax.Array) -> tuple[PGSta
 
     Returns:
       ``(new_state, metrics)``: ``policy_loss`` (the surrogate, per step), ``value_loss``,
-      ``entropy`` (the estimate $-\\mathbb E[\\log \\pi]$), ``mean_soft_return``.
+        ``entropy`` (the estimate $-\\mathbb E[\\log \\pi]$), ``mean_soft_return``.
     """
     del key
     hp = state.hparams

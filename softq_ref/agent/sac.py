@@ -56,7 +56,7 @@ SAC_PRESETS = ("mujoco", "multigoal")
 
 @dataclass(frozen=True)
 class SACConfig(ConfigBase):
-    """Hyperparameters of SAC: the table of arXiv:1812.05905 (Appendix D).
+    """Hyperparameters of SAC: the table of arXiv:1812.05905 (Appendix D); the multi-goal preset is ``dev-sac-multigoal``.
 
     2x256 ReLU networks, Adam 3e-4 for critics, actor and temperature, batch 256, replay
     1e6, discount 0.99, Polyak ``tau = 0.005`` every step, one gradient step per environment
@@ -219,8 +219,8 @@ def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACS
 
     Returns:
       ``(new_state, metrics)`` with scalars ``q_loss`` (sum over both critics), ``mean_q``,
-      ``policy_loss`` (eq. (9)), ``alpha`` (before the step), ``alpha_loss`` (eq. (18)) and
-      ``entropy`` (the minibatch estimate $-\\mathbb E[\\log\\pi]$).
+        ``policy_loss`` (eq. (9)), ``alpha`` (before the step), ``alpha_loss`` (eq. (18)) and
+        ``entropy`` (the minibatch estimate $-\\mathbb E[\\log\\pi]$).
     """
     k_target, k_actor = jax.random.split(key)
     hp = state.hparams

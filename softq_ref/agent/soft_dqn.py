@@ -181,7 +181,7 @@ def train_step(state: SoftDQNState, batch: Transition, key: jax.Array) -> tuple[
 
     Returns:
       ``(new_state, metrics)``: ``q_loss`` (eq. (11)), ``mean_q``, ``soft_value`` (eq. (5) at s'
-      under the target network, before discounting), ``policy_entropy`` (of eq. (6) at s).
+        under the target network, before discounting), ``policy_entropy`` (of eq. (6) at s).
     """
     del key
     hp = state.hparams

@@ -108,8 +108,8 @@ def sac_q_target(reward, discount, done, next_q, next_log_prob, alpha) -> jax.Ar
       >>> float(sac_q_target(1.0, 0.5, 0.0, jnp.array([3.0, 2.0]), -1.0, 1.0))
       2.5
 
-    Reference: Eq. (5) with Eqs. (2)-(3), Sec. 4.2, and the two Q-functions of Sec. 5 /
-    Algorithm 1 of arXiv:1812.05905; Eq. (11) of Haarnoja et al. (2017).
+    Reference: arXiv:1812.05905, Sec. 4.2, Eq. (5) with Eqs. (2)-(3); the two Q-functions of
+    Sec. 5 and its Algorithm 1; Eq. (11) of Haarnoja et al. (2017).
     """
     reward = jnp.asarray(reward)
     next_q = jnp.asarray(next_q, dtype=reward.dtype)
