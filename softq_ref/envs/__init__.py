@@ -32,7 +32,7 @@ from softq_ref.envs.multigoal import (
     step_autoreset,
 )
 from softq_ref.envs.multigoal_gym import MultiGoalEnv
-from softq_ref.envs import multigoal_task
+from softq_ref.envs import exploration, locomotion, multigoal_task
 from softq_ref.envs.task import JaxEnv, Task, register_task, task_for
 
 MULTIGOAL_ID = multigoal_task.MULTIGOAL_ID
@@ -50,9 +50,15 @@ def register_envs() -> None:
 
 
 register_envs()
+exploration.register()
+locomotion.register()
 
 # The declared tasks, one line each.
 register_task(multigoal_task.TASK)
+register_task(exploration.SNAKE_TASK)
+register_task(exploration.MAZE_TASK)
+register_task(locomotion.ANY_SPEED_TASK)
+register_task(locomotion.BACKWARD_TASK)
 
 __all__ = [
     "BOUND",
