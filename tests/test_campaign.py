@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from softq_ref.campaign import CampaignError, load
+from softq_ref.campaign import CampaignError, Run, load
 from softq_ref.campaign import runner
 
 TINY = """
@@ -197,4 +197,14 @@ def test_the_experiment_campaigns_are_valid():
         assert campaign.fixed, f"{path}: the date it was fixed is missing"
         assert campaign.estimated_wall_time, f"{path}: no wall-time estimate"
         for group in campaign.groups:
-            assert group.task and group.seeds
+            run = Run(group, group.seeds[0])
+            if runner._availability(run) or (group.task.endswith("TwoRouteMaze-v0") and not _has("gymnasium_robotics")):
+                continue  # an algorithm or a package this installation lacks (status shows "unavailable")
+            config = runner._config(run, group.steps)  # preset, temperature and config fields all accepted
+            assert config.total_steps == group.steps
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
