@@ -3,7 +3,7 @@
 **Why segments.**  A run of ``steps`` environment steps evaluated every ``eval_every`` steps is
 trained as a sequence of extensions of one run directory: train to the first evaluation
 point, evaluate from the checkpoint, extend the run to the next point
-(:func:`softq_ref.train.launch.resume` with ``extend_to``, the ``--resume RUN --steps N``
+(``softq_ref.train.launch.resume`` with ``extend_to``, the ``--resume RUN --steps N``
 of the CLI), evaluate again, and so on.  This uses the loops exactly as they are (no
 evaluation hook inside a loop, no second copy of a loop), evaluates the very agent a user
 gets from ``softq_ref.load`` at that step, and makes every evaluation point a durable state:
