@@ -391,6 +391,8 @@ def run_campaign(campaign: Campaign, *, jobs: int = 1, only: list[str] | None = 
     Runs whose ``init_from`` source is not finished wait for it.  A run that fails is reported
     (one line) and the others continue; the returned statuses say what stands at the end.
     """
+    from softq_ref.train.runner import TrainingDiverged
+
     if jobs < 1:
         raise CampaignError(f"--jobs must be >= 1, got {jobs}")
     runs = campaign.runs
@@ -419,7 +421,7 @@ def run_campaign(campaign: Campaign, *, jobs: int = 1, only: list[str] | None = 
                 continue
             try:
                 execute(campaign, r, say=say, progress=progress)
-            except (CampaignError, ValueError) as err:
+            except (CampaignError, ValueError, TrainingDiverged) as err:  # reported; the other runs go on
                 failed.add(r.name)
                 say(f"{r.name}: FAILED: {_one_line(err)}")
     else:
