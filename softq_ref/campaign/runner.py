@@ -481,6 +481,25 @@ def format_status(campaign: Campaign, statuses: list[RunStatus]) -> list[str]:
         lines.append(f"  {s.run.name:<{width}}  {s.state:<11}  {s.steps:>7}/{g.steps:<8}  "
                      f"{s.evaluations:>3}/{len(g.eval_steps()):<3}  {_duration(s.wall_time_s):>9}"
                      + (f"  {s.note}" if s.note else ""))
+    lines += _threshold_lines(campaign, statuses)
     counts = {k: sum(s.state == k for s in statuses) for k in ("done", "partial", "missing", "stale", "unavailable")}
     lines.append("  " + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("done", "partial", "missing")))
+    return lines
+
+
+def _threshold_lines(campaign: Campaign, statuses: list[RunStatus]) -> list[str]:
+    """Per group with finished runs and episode counters: how many runs reached each counter (Sec. 5.2)."""
+    from softq_ref.campaign.summary import crossing_fraction
+
+    lines = []
+    for g in campaign.groups:
+        files = [result_path(campaign, s.run) for s in statuses if s.run.group is g and s.state == "done"]
+        if not files:
+            continue
+        counters = sorted(_read_json(files[0]).get("episode_counters", {}))
+        for name in counters:
+            got = crossing_fraction(files, name)
+            lo, hi = got["interval"]
+            lines.append(f"  {g.name}: {got['crossed']}/{got['runs']} finished runs had an episode with {name} "
+                         f"(95% interval [{lo:.2f}, {hi:.2f}])")
     return lines
