@@ -191,6 +191,37 @@ def _interruptible(out: Path, run):
         return None
 
 
+def _campaign(args) -> int:
+    from softq_ref.campaign import load
+    from softq_ref.campaign import runner
+
+    campaign = load(args.file)
+    if args.campaign_command == "status":
+        for line in runner.format_status(campaign, [runner.status(campaign, r) for r in campaign.runs]):
+            print(line)
+        return 0
+    jobs = runner.default_jobs() if args.jobs is None else args.jobs
+    statuses = runner.run_campaign(campaign, jobs=jobs, only=args.only, progress=args.progress,
+                                   say=lambda line: print(line, flush=True))
+    for line in runner.format_status(campaign, statuses):
+        print(line)
+    return 0 if all(s.state == "done" for s in statuses) else 1
+
+
+def _add_campaign_parser(sub) -> None:
+    campaign = sub.add_parser("campaign", help="run or inspect an experiment campaign (experiments/*.toml)")
+    csub = campaign.add_subparsers(dest="campaign_command", required=True)
+    run = csub.add_parser("run", help="run what is missing (skip what is done, resume what was interrupted)")
+    run.add_argument("file", help="a campaign file, e.g. experiments/mujoco.toml")
+    run.add_argument("--jobs", type=int, default=None, help="runs at a time, each its own process (default: cores - 1)")
+    run.add_argument("--only", nargs="+", metavar="RUN", default=None, help="only these runs (<group>-s<seed>)")
+    run.add_argument("--progress", action="store_true", help="a progress bar per segment (with --jobs 1)")
+    run.set_defaults(func=_campaign)
+    st = csub.add_parser("status", help="done / partial / missing per run, with steps and wall time")
+    st.add_argument("file")
+    st.set_defaults(func=_campaign)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from softq_ref.agent import registry
 
@@ -248,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--devices", type=int, default=None, help="use the first N local devices (default: all)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=_sweep)
+
+
+    _add_campaign_parser(sub)
 
     try:
         from softq_ref.conformance.cli import add_conform_parser

@@ -68,9 +68,19 @@ def add_conform_parser(subparsers) -> argparse.ArgumentParser:
     curve.add_argument("--margin", type=float, default=0.0, help="absolute widening of the band (default: %(default)s)")
     curve.add_argument("--min-inside", type=float, default=0.9,
                        help="fraction of compared steps that must lie inside (default: %(default)s)")
+    curve.add_argument("--test", choices=["band", "iqm"], default="band",
+                       help="band: the mean curve inside the reference band at every step (reference: a summary "
+                       "CSV); iqm: 95%% stratified-bootstrap intervals of the final IQM overlap (reference: per-seed "
+                       "curves, columns step, seed, mean_return) (default: %(default)s)")
+    curve.add_argument("--step", type=float, default=None,
+                       help="--test iqm: the final step (default: the last step every reference seed reaches)")
+    curve.add_argument("--window", type=int, default=1,
+                       help="--test iqm: evaluations averaged into each seed's final score (default: %(default)s)")
     curve.add_argument("--make-reference", metavar="OUT_CSV",
                        help="write a reference curve from the metrics CSVs given as --from")
-    curve.add_argument("--from", dest="sources", nargs="+", metavar="CSV", help="metrics CSVs for --make-reference")
+    curve.add_argument("--from", dest="sources", nargs="+", metavar="CSV",
+                       help="metrics CSVs for --make-reference (a summary curve), or campaign result files "
+                       "(results/<campaign>/*.json: per-seed curves for --test iqm)")
     p.set_defaults(func=run)
     return p
 
@@ -102,13 +112,21 @@ def _run_curve(args) -> int:
     if args.make_reference:
         if not args.sources:
             raise ValueError("--make-reference needs --from METRICS.csv [METRICS.csv ...]")
+        if all(str(s).endswith(".json") for s in args.sources):
+            curves.campaign_curves_csv(args.sources, args.make_reference)
+            print(f"wrote {args.make_reference}: per-seed curves of {len(args.sources)} campaign run(s)")
+            return 0
         reference = curves.write_reference_curve(args.sources, args.make_reference)
         print(f"wrote {args.make_reference}: {len(reference.steps)} steps, {int(reference.n_seeds.max())} seeds")
         return 0
     if not args.reference:
         raise ValueError("--curve needs --reference (a reference curve CSV or a name in spec/reference_curves)")
-    report = curves.check_curve(args.curve, args.reference, k=args.k, margin=args.margin,
-                                min_inside=args.min_inside)
+    if args.test == "iqm":
+        report = curves.check_final_iqm(args.curve, curves.resolve_reference(args.reference), step=args.step,
+                                        window=args.window)
+    else:
+        report = curves.check_curve(args.curve, args.reference, k=args.k, margin=args.margin,
+                                    min_inside=args.min_inside)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
     return 0 if report.passed else 1
 

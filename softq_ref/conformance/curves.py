@@ -328,3 +328,213 @@ def check_curve(
         lower=lower, upper=upper, ref_mean=ref.mean, coverage=coverage, inside_fraction=inside_fraction,
         last_inside=last_inside, n_user_seeds=len(curves), n_ref_seeds=int(np.max(ref.n_seeds)), reasons=reasons,
     )
+
+
+# --------------------------------------------------------------------------- final IQM, bootstrap intervals
+#
+# The second test, for MuJoCo-scale curves where a reference is a handful of seeds of returns
+# in the thousands: the interquartile mean (IQM) of the seeds' final returns, with a
+# stratified-bootstrap confidence interval (Agarwal et al., "Deep RL at the edge of the
+# statistical precipice", NeurIPS 2021, the estimator of their `rliable` library).  Yours
+# passes when its interval overlaps the reference's.  rliable 1.2.0 itself does not import
+# next to arch 7.2 (a decorator signature changed), so the estimator is written here with
+# NumPy: IQM = the mean of the middle 50% of the scores (``scipy.stats.trim_mean(x, 0.25)``,
+# rliable's ``aggregate_iqm``), runs resampled with replacement within each task
+# (stratified; one task here), percentile interval.
+
+#: Relative efficiency of the 25%-trimmed mean under a normal distribution (its variance is
+#: sigma^2 / (0.84 n) for large n): used to say how many seeds the test needs.
+IQM_EFFICIENCY = 0.84
+
+
+def iqm(scores, axis: int = -1) -> np.ndarray:
+    """Interquartile mean: the mean of the scores left after cutting ``floor(n / 4)`` from each end.
+
+    Example:
+      >>> float(iqm([0.0, 1.0, 2.0, 3.0, 100.0, -100.0, 4.0, 5.0]))
+      2.5
+    """
+    x = np.sort(np.asarray(scores, float), axis=axis)
+    n = x.shape[axis]
+    cut = int(0.25 * n)
+    return np.mean(np.take(x, np.arange(cut, n - cut), axis=axis), axis=axis)
+
+
+def stratified_bootstrap_ci(scores, *, reps: int = 2000, confidence: float = 0.95, seed: int = 0,
+                            statistic=iqm) -> tuple[float, float, float]:
+    """``(point, lower, upper)``: a statistic of ``scores [runs, tasks]`` and its percentile bootstrap interval.
+
+    Each replicate resamples the runs with replacement independently within every task (the
+    stratified bootstrap of rliable), flattens and applies ``statistic``.
+    """
+    x = np.asarray(scores, float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.shape[0] < 2:
+        raise ValueError(f"a bootstrap interval needs at least 2 runs, got {x.shape[0]}")
+    rng = np.random.default_rng(seed)
+    n, tasks = x.shape
+    idx = rng.integers(0, n, size=(reps, n, tasks))
+    samples = np.take_along_axis(np.broadcast_to(x, (reps, n, tasks)), idx, axis=1).reshape(reps, n * tasks)
+    values = statistic(samples, axis=-1)
+    alpha = (1.0 - confidence) / 2.0
+    return float(statistic(x.reshape(-1))), float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def final_scores(curves: dict, step: float, window: int = 1) -> np.ndarray:
+    """Each seed's final score: the mean of its returns at its last ``window`` evaluations up to ``step``.
+
+    A seed that does not reach ``step`` (its last evaluation is earlier) has no final score (NaN).
+    """
+    out = []
+    for x, y in curves.values():
+        if x[-1] < step:
+            out.append(np.nan)
+            continue
+        upto = x <= step
+        vals = y[upto][-window:] if upto.any() else y[:1]
+        out.append(float(np.mean(vals)))
+    return np.asarray(out)
+
+
+def seeds_needed(shift_in_sd: float, n_reference: int, z: float = 1.96) -> int | None:
+    """How many seeds of yours make a shift of ``shift_in_sd`` reference standard deviations separate the intervals.
+
+    Normal approximation: an interval's half width is $z \\sigma / \\sqrt{e n}$ with $e$ =
+    :data:`IQM_EFFICIENCY`; the intervals stop overlapping when the shift exceeds the sum of
+    the two half widths.  ``None`` when even infinitely many seeds of yours would not do
+    (the reference's own interval is wider than the shift).
+    """
+    spare = shift_in_sd * math.sqrt(IQM_EFFICIENCY) / z - 1.0 / math.sqrt(n_reference)
+    if spare <= 0:
+        return None
+    return max(2, math.ceil(1.0 / spare ** 2))
+
+
+@dataclass
+class IQMReport:
+    """The outcome of :func:`check_final_iqm`."""
+
+    passed: bool
+    reference: str
+    candidate: str
+    step: float
+    window: int
+    confidence: float
+    user: tuple[float, float, float]
+    ref: tuple[float, float, float]
+    n_user_seeds: int
+    n_ref_seeds: int
+    ref_sd: float
+    detectable_shift_sd: float
+    seeds_for_one_sd: int | None
+    reasons: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        u, r = self.user, self.ref
+        need = ("no number of seeds (the reference's own interval is too wide: it needs more seeds)"
+                if self.seeds_for_one_sd is None else f"{self.seeds_for_one_sd} seeds of yours")
+        lines = [
+            f"softq-ref conform --curve {self.candidate} --test iqm",
+            f"  reference  {self.reference} ({self.n_ref_seeds} seeds)",
+            f"  yours      {self.n_user_seeds} seed(s)",
+            f"  test       {self.confidence:.0%} stratified-bootstrap intervals of the IQM of the final return "
+            f"(mean of the last {self.window} evaluation(s) up to step {self.step:g}) must overlap",
+            "",
+            f"  reference IQM  {r[0]:.4g}  [{r[1]:.4g}, {r[2]:.4g}]",
+            f"  your IQM       {u[0]:.4g}  [{u[1]:.4g}, {u[2]:.4g}]",
+            "",
+            f"  power: with {self.n_user_seeds} seeds of yours the test separates a shift of about "
+            f"{self.detectable_shift_sd:.2g} reference standard deviations (sd {self.ref_sd:.3g}); "
+            f"a shift of one sd needs {need}.",
+            "",
+            "result: PASS" if self.passed else "result: FAIL (" + "; ".join(self.reasons) + ")",
+        ]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "reasons": self.reasons, "reference": self.reference, "candidate": self.candidate,
+                "test": "final-iqm-bootstrap-overlap", "step": self.step, "window": self.window,
+                "confidence": self.confidence, "user_iqm": list(self.user), "reference_iqm": list(self.ref),
+                "n_user_seeds": self.n_user_seeds, "n_reference_seeds": self.n_ref_seeds,
+                "detectable_shift_sd": self.detectable_shift_sd, "seeds_for_one_sd": self.seeds_for_one_sd}
+
+
+def check_final_iqm(user, reference, *, step: float | None = None, window: int = 1, confidence: float = 0.95,
+                    reps: int = 2000, seed: int = 0) -> IQMReport:
+    """Compare the final returns of your seeds with a reference's by overlapping bootstrap intervals of the IQM.
+
+    Args:
+      user: your metrics CSV path(s) (columns ``step``, ``seed``, ``mean_return``).
+      reference: the reference's per-seed curves in the same format (e.g. written from a
+        campaign's result files by :func:`campaign_curves_csv`).
+      step: the final step (default: the last step every reference seed reaches).
+      window: how many of each seed's last evaluations are averaged into its final score.
+      confidence: of each interval.
+      reps: bootstrap replicates.
+
+    A matching implementation fails when the two intervals miss each other by chance, which
+    for two independent 95% intervals of the same quantity happens well under 5% of the
+    time; the report says which shift the seeds at hand can detect.
+    """
+    if not 0.5 <= confidence < 1.0:
+        raise ValueError(f"confidence must lie in [0.5, 1), got {confidence!r}")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    ref_curves = read_metrics(reference)
+    user_curves = read_metrics(user)
+    if step is None:
+        step = float(min(x[-1] for x, _ in ref_curves.values()))
+    ref_scores = final_scores(ref_curves, step, window)
+    user_scores = final_scores(user_curves, step, window)
+    ref_scores, user_scores = ref_scores[np.isfinite(ref_scores)], user_scores[np.isfinite(user_scores)]
+    if len(ref_scores) < 2:
+        raise ValueError(f"the reference has {len(ref_scores)} seed(s) reaching step {step:g}; the test needs at least 2")
+    if len(user_scores) < 2:
+        raise ValueError(f"your curve has {len(user_scores)} seed(s) reaching step {step:g}; the test needs at least 2")
+    r = stratified_bootstrap_ci(ref_scores, reps=reps, confidence=confidence, seed=seed)
+    u = stratified_bootstrap_ci(user_scores, reps=reps, confidence=confidence, seed=seed + 1)
+    sd = float(np.std(ref_scores, ddof=1))
+    z = float(_normal_quantile(0.5 + confidence / 2))
+    detect = z / math.sqrt(IQM_EFFICIENCY) * (1 / math.sqrt(len(user_scores)) + 1 / math.sqrt(len(ref_scores)))
+    reasons = []
+    if u[2] < r[1]:
+        reasons.append(f"your interval lies below the reference's ({u[2]:.4g} < {r[1]:.4g})")
+    elif u[1] > r[2]:
+        reasons.append(f"your interval lies above the reference's ({u[1]:.4g} > {r[2]:.4g})")
+    label = str(user) if isinstance(user, (str, os.PathLike)) else ", ".join(str(x) for x in user)
+    ref_label = str(reference) if isinstance(reference, (str, os.PathLike)) else ", ".join(str(x) for x in reference)
+    return IQMReport(passed=not reasons, reference=ref_label, candidate=label, step=step, window=window,
+                     confidence=confidence, user=u, ref=r, n_user_seeds=len(user_scores), n_ref_seeds=len(ref_scores),
+                     ref_sd=sd, detectable_shift_sd=detect, seeds_for_one_sd=seeds_needed(1.0, len(ref_scores), z),
+                     reasons=reasons)
+
+
+def _normal_quantile(p: float) -> float:
+    """The standard normal quantile (``statistics.NormalDist``)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
+
+
+def campaign_curves_csv(result_files, path, mode: str = "stochastic") -> Path:
+    """Write the per-seed evaluation curves of campaign result files as a metrics CSV (``step,seed,mean_return``).
+
+    ``mean_return`` at each step is the mean over that evaluation's episodes in ``mode``.
+    """
+    import json
+
+    rows = []
+    for f in result_files:
+        data = json.loads(Path(f).read_text())
+        for e in data["evaluations"]:
+            if mode not in e:
+                raise ValueError(f"{f}: no {mode!r} evaluations (modes: {[k for k in e if k != 'step']})")
+            rows.append((e["step"], data["seed"], float(np.mean(e[mode]))))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(METRICS_COLUMNS)
+        w.writerows(rows)
+    return path

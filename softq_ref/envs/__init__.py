@@ -33,7 +33,7 @@ from softq_ref.envs.multigoal import (
     step_autoreset,
 )
 from softq_ref.envs.multigoal_gym import MultiGoalEnv
-from softq_ref.envs import classic, multigoal_task
+from softq_ref.envs import classic, exploration, locomotion, multigoal_task
 from softq_ref.envs.task import JaxEnv, Task, register_task, task_for
 
 MULTIGOAL_ID = multigoal_task.MULTIGOAL_ID
@@ -51,11 +51,17 @@ def register_envs() -> None:
 
 
 register_envs()
+exploration.register()
+locomotion.register()
 
 # The declared tasks, one line each.
 register_task(multigoal_task.TASK)
 register_task(classic.CARTPOLE)
 register_task(classic.ACROBOT)
+register_task(exploration.SNAKE_TASK)
+register_task(exploration.MAZE_TASK)
+register_task(locomotion.ANY_SPEED_TASK)
+register_task(locomotion.BACKWARD_TASK)
 
 __all__ = [
     "BOUND",

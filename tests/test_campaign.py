@@ -1,0 +1,270 @@
+"""The campaign runner: a tiny campaign on the multi-goal task runs, is skipped when done,
+resumes after being killed mid-run to the same result files, and status reports them.
+
+Two seeds, 300 steps, an evaluation every 150 steps (so two), tiny networks.  A persistent
+JAX compilation cache shared by the subprocesses keeps the repeated compilations cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from softq_ref.campaign import CampaignError, Run, load
+from softq_ref.campaign import runner
+
+TINY = """
+[campaign]
+name = "tiny"
+fixed = "2026-11-30"
+steps = 300
+eval_every = 150
+eval_episodes = 3
+seeds = [0, 1]
+
+[[group]]
+task = "softq_ref/MultiGoal-v0"
+algo = "sql"
+config = {hidden_sizes = [8], num_fixed_particles = 4, num_updated_particles = 4, value_samples = 4, batch_size = 16}
+"""
+RUNS = ("sql-MultiGoal-v0-s0", "sql-MultiGoal-v0-s1")
+#: What differs between two honest executions of the same run: when and where it ran.
+CIRCUMSTANTIAL = ("wall_time_s", "started", "finished", "machine", "versions")
+
+
+def _env(cache: Path) -> dict:
+    return dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+
+
+def _cli(args, cache, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "softq_ref.cli", *args], capture_output=True, text=True,
+                          env=_env(cache), timeout=900, **kw)
+
+
+def _comparable(path: Path) -> dict:
+    data = json.loads(path.read_text())
+    return {k: v for k, v in data.items() if k not in CIRCUMSTANTIAL}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("jax-cache")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, cache):
+    """The tiny campaign run once, uninterrupted, two runs at a time (``--jobs 2``)."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    (root / "tiny.toml").write_text(TINY)
+    done = _cli(["campaign", "run", str(root / "tiny.toml"), "--jobs", "2"], cache)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return root, done
+
+
+def test_a_tiny_campaign_runs_and_leaves_result_files(finished):
+    root, done = finished
+    for name in RUNS:
+        assert f"{name}: done" in done.stdout
+        data = json.loads((root / "results" / "tiny" / f"{name}.json").read_text())
+        assert [e["step"] for e in data["evaluations"]] == [150, 300]
+        assert all(len(e["stochastic"]) == 3 for e in data["evaluations"])
+        assert data["config"]["total_steps"] == 300 and data["config"]["hidden_sizes"] == [8]
+        assert data["train_curve"] and data["train_curve"][-1][0] <= 300
+        assert set(data["episode_counters"]) == {"goal_0", "goal_1", "goal_2", "goal_3"}
+        assert data["versions"]["jax"] and data["machine"]["cpu_count"] >= 1 and data["wall_time_s"] > 0
+
+
+def test_status_reports_the_result_files(finished, cache):
+    root, _ = finished
+    shown = _cli(["campaign", "status", str(root / "tiny.toml")], cache)
+    assert shown.returncode == 0, shown.stderr
+    campaign = load(root / "tiny.toml")
+    for run in campaign.runs:
+        data = json.loads(runner.result_path(campaign, run).read_text())
+        line = next(x for x in shown.stdout.splitlines() if x.strip().startswith(run.name))
+        assert " done " in line and "300/300" in line and "2/2" in line
+        assert runner._duration(data["wall_time_s"]) in line
+    assert "2 done, 0 partial, 0 missing" in shown.stdout
+
+
+def test_a_done_campaign_is_skipped(finished, cache):
+    root, _ = finished
+    results = sorted((root / "results" / "tiny").iterdir())
+    before = {p: p.read_bytes() for p in results}
+    again = _cli(["campaign", "run", str(root / "tiny.toml"), "--jobs", "1"], cache)
+    assert again.returncode == 0, again.stderr
+    assert all(f"{name}: done, skipped" in again.stdout for name in RUNS)
+    assert "0 run(s) to do" in again.stdout
+    assert {p: p.read_bytes() for p in results} == before
+
+
+def test_a_killed_campaign_resumes_to_the_same_results(finished, tmp_path, cache):
+    root, _ = finished
+    (tmp_path / "tiny.toml").write_text(TINY)
+    state = tmp_path / "runs" / "tiny" / RUNS[0] / runner.STATE
+    proc = subprocess.Popen([sys.executable, "-m", "softq_ref.cli", "campaign", "run", str(tmp_path / "tiny.toml"),
+                             "--jobs", "1"], env=_env(cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:  # kill it once the first run has one evaluation and not two
+            if state.is_file() and len(json.loads(state.read_text() or "{}").get("evaluations", [])) >= 1:
+                break
+            assert proc.poll() is None, "the campaign ended before it could be killed"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    mid = _cli(["campaign", "status", str(tmp_path / "tiny.toml")], cache)
+    assert "partial" in mid.stdout and "missing" in mid.stdout, mid.stdout
+    resumed = _cli(["campaign", "run", str(tmp_path / "tiny.toml"), "--jobs", "1"], cache)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    for name in RUNS:
+        mine = _comparable(tmp_path / "results" / "tiny" / f"{name}.json")
+        reference = _comparable(root / "results" / "tiny" / f"{name}.json")
+        assert mine == reference, name
+
+
+def test_the_resume_comparison_can_fail(finished):
+    """Must-fail twin: the comparison tells two seeds' results apart (it is not vacuous)."""
+    root, _ = finished
+    a, b = (_comparable(root / "results" / "tiny" / f"{n}.json") for n in RUNS)
+    assert a["evaluations"] != b["evaluations"]
+    b["seed"], b["run"] = a["seed"], a["run"]
+    assert a != b
+
+
+def test_a_changed_campaign_file_marks_runs_stale(finished, tmp_path, cache):
+    root, _ = finished
+    import shutil
+
+    shutil.copytree(root / "results", tmp_path / "results")
+    (tmp_path / "tiny.toml").write_text(TINY.replace("eval_episodes = 3", "eval_episodes = 4"))
+    shown = _cli(["campaign", "status", str(tmp_path / "tiny.toml")], cache)
+    assert shown.stdout.count("stale") >= 2
+    again = _cli(["campaign", "run", str(tmp_path / "tiny.toml"), "--jobs", "1"], cache)
+    assert again.returncode == 1 and "stale, skipped" in again.stdout
+
+
+BAD = {
+    "no campaign table": ("[[group]]\ntask='x'\nalgo='sql'\n", "missing the [campaign] table"),
+    "unknown key": (TINY.replace("fixed =", "fixd ="), "unknown key(s) ['fixd']"),
+    "negative steps": (TINY.replace("steps = 300", "steps = -3"), "steps must be a positive integer"),
+    "repeated seed": (TINY.replace("seeds = [0, 1]", "seeds = [0, 0]"), "repeats a seed"),
+    "bad mode": (TINY + "eval_modes = ['greedy']\n", "eval_modes must be"),
+    "two groups one name": (TINY + TINY[TINY.index("[[group]]"):], "used twice"),
+    "unknown source": (TINY + "init_from = 'nowhere'\n", "names no group"),
+    "not toml": ("[campaign\n", "not valid TOML"),
+    "reserved config": (TINY.replace("batch_size = 16", "total_steps = 5"), "config may not set"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_campaign_files_get_one_line_errors(case, tmp_path):
+    text, expected = BAD[case]
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(CampaignError) as err:
+        load(path)
+    assert expected in str(err.value) and str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_campaign_file_on_the_command_line(tmp_path, cache):
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD["negative steps"][0])
+    done = _cli(["campaign", "status", str(path)], cache)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "steps must be a positive integer" in done.stderr
+    assert "Traceback" not in done.stderr
+    missing = _cli(["campaign", "run", str(tmp_path / "nowhere.toml")], cache)
+    assert missing.returncode == 2 and "campaign file not found" in missing.stderr
+
+
+def test_the_experiment_campaigns_are_valid():
+    root = Path(__file__).resolve().parent.parent / "experiments"
+    files = sorted(root.glob("*.toml"))
+    assert {p.stem for p in files} >= {"mujoco", "exploration", "pretraining"}
+    for path in files:
+        campaign = load(path)
+        assert campaign.fixed, f"{path}: the date it was fixed is missing"
+        assert campaign.estimated_wall_time, f"{path}: no wall-time estimate"
+        for group in campaign.groups:
+            run = Run(group, group.seeds[0])
+            if runner._availability(run) or (group.task.endswith("TwoRouteMaze-v0") and not _has("gymnasium_robotics")):
+                continue  # an algorithm or a package this installation lacks (status shows "unavailable")
+            config = runner._config(run, group.steps)  # preset, temperature and config fields all accepted
+            assert config.total_steps == group.steps
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+FINE_TUNE = """
+[campaign]
+name = "ft"
+fixed = "2026-11-30"
+steps = 150
+eval_every = 150
+eval_episodes = 1
+seeds = [0]
+
+[[group]]
+name = "pre"
+task = "softq_ref/MultiGoal-v0"
+algo = "ddpg"
+loop = "gym"
+config = {hidden_sizes = [8], batch_size = 16}
+
+[[group]]
+name = "fine"
+task = "softq_ref/MultiGoal-v0"
+algo = "ddpg"
+loop = "gym"
+init_from = "pre"
+config = {hidden_sizes = [8], batch_size = 16, exploration_std = 0.2}
+"""
+
+
+def test_a_fine_tuning_run_starts_from_the_pretrained_agent(tmp_path):
+    import jax
+    import numpy as np
+
+    from softq_ref.io.run_dir import RunDir
+    from softq_ref.trained import load as load_agent
+
+    (tmp_path / "ft.toml").write_text(FINE_TUNE)
+    campaign = load(tmp_path / "ft.toml")
+    pre, fine = campaign.runs
+    assert pre.name == "pre-s0" and fine.name == "fine-s0"  # the source is ordered first
+    with pytest.raises(CampaignError, match="not finished"):
+        runner.execute(campaign, fine, say=lambda _: None)
+    runner.execute(campaign, pre, say=lambda _: None)
+    source = load_agent(runner.work_dir(campaign, pre) / runner.TRAIN)
+    train_dir = runner.work_dir(campaign, fine) / runner.TRAIN
+    rd = RunDir.create(train_dir, config=runner._config(fine, 150), env_id=fine.group.task, seeds=[0], loop="gym",
+                       settings={"log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0})
+    try:
+        runner._write_initial_checkpoint(campaign, fine, rd)
+    finally:
+        rd.release()
+    started = load_agent(train_dir)
+    # The networks are the pretrained ones, leaf for leaf; the traced exploration noise is the fine-tuning config's.
+    assert float(started.state.hparams.exploration_std) == pytest.approx(0.2)
+    assert float(source.state.hparams.exploration_std) != pytest.approx(0.2)
+    for a, b in zip(jax.tree.leaves(source.state.actor), jax.tree.leaves(started.state.actor)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Must-fail twin: the same comparison against a freshly initialised agent finds a difference.
+    fresh = started.algo.init(started.config, 2, 2, jax.random.PRNGKey(0))
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b))
+               for a, b in zip(jax.tree.leaves(fresh.actor), jax.tree.leaves(started.state.actor)))

@@ -1,0 +1,128 @@
+"""``conform --curve --test iqm``: overlapping bootstrap intervals of the final IQM, on synthetic curves.
+
+The reference and the candidates are drawn from known distributions: per-seed learning
+curves ``final * (1 - exp(-step / 50k))`` plus noise, with ``final ~ N(3000, 300)`` across seeds.
+A matching candidate passes; a broken agent's curve (its finals 3 standard deviations lower)
+fails.  Over repeated draws the test's error rates are what its design says.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from softq_ref.conformance import curves
+
+STEPS = np.arange(10_000, 300_001, 10_000)
+
+
+def _write(path, finals, rng):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "seed", "mean_return"])
+        for seed, final in enumerate(finals):
+            for step in STEPS:
+                w.writerow([int(step), seed, final * (1 - np.exp(-step / 50_000)) + rng.normal(0, 30)])
+    return path
+
+
+def _finals(rng, n, shift_sd=0.0):
+    return rng.normal(3000 - shift_sd * 300, 300, size=n)
+
+
+def test_iqm_matches_the_trimmed_mean():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 8, 13):
+        x = rng.normal(size=n)
+        assert curves.iqm(x) == pytest.approx(scipy_stats.trim_mean(x, 0.25))
+
+
+def test_bootstrap_interval_covers_and_shrinks():
+    rng = np.random.default_rng(1)
+    x = rng.normal(5.0, 1.0, size=40)
+    point, lo, hi = curves.stratified_bootstrap_ci(x, reps=4000)
+    assert lo < point < hi and lo < 5.0 < hi
+    _, lo10, hi10 = curves.stratified_bootstrap_ci(x[:10], reps=4000)
+    assert hi - lo < hi10 - lo10  # more runs, narrower interval
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        curves.stratified_bootstrap_ci([1.0])
+
+
+def test_a_matching_curve_passes(tmp_path):
+    rng = np.random.default_rng(2)
+    ref = _write(tmp_path / "ref.csv", _finals(rng, 10), rng)
+    mine = _write(tmp_path / "mine.csv", _finals(rng, 10), rng)
+    report = curves.check_final_iqm(mine, ref)
+    assert report.passed, report.format()
+    assert report.step == 300_000 and report.n_ref_seeds == 10 and report.n_user_seeds == 10
+
+
+def test_a_broken_agents_curve_fails(tmp_path):
+    """Must-fail twin: the same check on an agent whose final returns are 3 sd lower fails."""
+    rng = np.random.default_rng(2)
+    ref = _write(tmp_path / "ref.csv", _finals(rng, 10), rng)
+    broken = _write(tmp_path / "broken.csv", _finals(rng, 10, shift_sd=3.0), rng)
+    report = curves.check_final_iqm(broken, ref)
+    assert not report.passed and "below" in report.reasons[0]
+
+
+def test_error_rates_over_repeated_draws():
+    """False alarms are rare for a matching agent; a 3-sd shift is caught with 10 seeds each."""
+    rng = np.random.default_rng(3)
+    trials = 100
+
+    def overlap(a, b):
+        _, alo, ahi = curves.stratified_bootstrap_ci(a, reps=500, seed=1)
+        _, blo, bhi = curves.stratified_bootstrap_ci(b, reps=500, seed=2)
+        return not (ahi < blo or bhi < alo)
+
+    same = sum(overlap(_finals(rng, 10), _finals(rng, 10)) for _ in range(trials))
+    shifted = sum(overlap(_finals(rng, 10), _finals(rng, 10, 3.0)) for _ in range(trials))
+    assert same >= 0.95 * trials
+    assert shifted <= 0.05 * trials
+
+
+def test_the_report_says_how_many_seeds_it_needs(tmp_path):
+    rng = np.random.default_rng(4)
+    ref = _write(tmp_path / "ref.csv", _finals(rng, 10), rng)
+    mine = _write(tmp_path / "mine.csv", _finals(rng, 3), rng)
+    report = curves.check_final_iqm(mine, ref)
+    # 1.96 / sqrt(0.84) * (1/sqrt(3) + 1/sqrt(10)) = 2.139 * (0.5774 + 0.3162) = 1.911 sd.
+    assert report.detectable_shift_sd == pytest.approx(1.911, abs=2e-3)
+    # One sd with 10 reference seeds: 1/sqrt(n) <= 1/2.139 - 0.3162 = 0.1513 -> n >= 43.7 -> 44.
+    assert report.seeds_for_one_sd == 44
+    assert "a shift of one sd needs 44 seeds of yours" in report.format()
+    assert curves.seeds_needed(1.0, 3) is None  # three reference seeds cannot resolve one sd
+
+
+def test_conform_iqm_on_the_command_line(tmp_path):
+    rng = np.random.default_rng(5)
+    ref = _write(tmp_path / "ref.csv", _finals(rng, 8), rng)
+    ok = _write(tmp_path / "ok.csv", _finals(rng, 8), rng)
+    bad = _write(tmp_path / "bad.csv", _finals(rng, 8, 3.0), rng)
+
+    def conform(csv_path):
+        return subprocess.run([sys.executable, "-m", "softq_ref.cli", "conform", "--curve", str(csv_path),
+                               "--reference", str(ref), "--test", "iqm"], capture_output=True, text=True, timeout=300)
+
+    passed, failed = conform(ok), conform(bad)
+    assert passed.returncode == 0 and "result: PASS" in passed.stdout, passed.stdout + passed.stderr
+    assert failed.returncode == 1 and "result: FAIL" in failed.stdout
+
+
+def test_reference_from_campaign_result_files(tmp_path):
+    for seed in range(3):
+        (tmp_path / f"r{seed}.json").write_text(json.dumps({"seed": seed, "evaluations": [
+            {"step": 10, "stochastic": [1.0 + seed, 3.0 + seed]}, {"step": 20, "stochastic": [5.0, 7.0 + seed]}]}))
+    out = curves.campaign_curves_csv(sorted(tmp_path.glob("r*.json")), tmp_path / "ref.csv")
+    got = curves.read_metrics(out)
+    # Seed 2 at step 10: mean(3, 5) = 4; at step 20: mean(5, 9) = 7.
+    assert got["2"][1].tolist() == [4.0, 7.0]
+    with pytest.raises(ValueError, match="no 'deterministic' evaluations"):
+        curves.campaign_curves_csv(sorted(tmp_path.glob("r*.json")), tmp_path / "x.csv", mode="deterministic")
