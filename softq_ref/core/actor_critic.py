@@ -124,9 +124,13 @@ def sac_q_target(reward, discount, done, next_q, next_log_prob, alpha) -> jax.Ar
 def tanh_gaussian_log_prob(u, mean, log_std) -> jax.Array:
     r"""Log-density of $a = \tanh(u)$, $u \sim \mathcal N(\mu, \sigma^2)$ per coordinate (spec ``def-tanh-gaussian``).
 
-    $$\log \pi(a \mid s) = \sum_{i=1}^{d} \Big[\log \mathcal N(u_i; \mu_i, \sigma_i^2)
-      - \log\big(1 - \tanh^2(u_i)\big)\Big], \qquad
-      \log\big(1 - \tanh^2(u)\big) = 2\big(\log 2 - u - \mathrm{softplus}(-2u)\big)$$
+    $$
+    \begin{aligned}
+    \log \pi(a \mid s) &= \sum_{i=1}^{d} \Big[\log \mathcal N(u_i; \mu_i, \sigma_i^2)
+      - \log\big(1 - \tanh^2(u_i)\big)\Big], \\
+    \log\big(1 - \tanh^2(u)\big) &= 2\big(\log 2 - u - \mathrm{softplus}(-2u)\big)
+    \end{aligned}
+    $$
 
     The change of variables through the elementwise tanh.  The correction is
     evaluated from the *pre-squash* sample $u$ in the stable form on the right,

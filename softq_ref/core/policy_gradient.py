@@ -7,8 +7,12 @@ optimised by REINFORCE once the entropy bonus $-\alpha \log \pi$ is added to eve
 the seed writes it with $\alpha = 1$ and without discount.  Here the discounted objective of
 Eq. (2) of Haarnoja et al. (2017) in its Appendix A form (``softq_ref.tabular.maxent_objective``):
 
-$$J(\theta) = \mathbb E\Big[\sum_{t \ge 0} \gamma^t \big(r_t - \alpha \log \pi_\theta(a_t \mid s_t)\big)\Big],
-  \qquad \nabla_\theta J = \mathbb E\Big[\sum_{t \ge 0} \gamma^t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \hat G_t\Big]$$
+$$
+\begin{aligned}
+J(\theta) &= \mathbb E\Big[\sum_{t \ge 0} \gamma^t \big(r_t - \alpha \log \pi_\theta(a_t \mid s_t)\big)\Big], \\
+\nabla_\theta J &= \mathbb E\Big[\sum_{t \ge 0} \gamma^t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \hat G_t\Big]
+\end{aligned}
+$$
 
 with $\hat G_t = \sum_{k \ge t} \gamma^{k - t} (r_k - \alpha \log \pi_\theta(a_k \mid s_k))$ the soft
 return from $t$.  The seed's gradient carries two more terms that vanish in expectation and

@@ -7,9 +7,13 @@ actor-critic"), for the discounted objective of Eq. (2) in its Appendix A form
 
 For a policy $\pi_\theta(a \mid s) = \mathrm{softmax}_a\, \theta(s, \cdot)$ the gradient is
 
-$$\frac{\partial J}{\partial \theta(s, b)} = d^\pi_\mu(s)\, \pi(b \mid s)\,
-  \Big[Q^\pi_{\mathrm{soft}}(s, b) - \alpha \log \pi(b \mid s) - V^\pi(s)\Big], \qquad
-  V^\pi(s) = \sum_a \pi(a \mid s)\big(Q^\pi_{\mathrm{soft}}(s, a) - \alpha \log \pi(a \mid s)\big)$$
+$$
+\begin{aligned}
+\frac{\partial J}{\partial \theta(s, b)} &= d^\pi_\mu(s)\, \pi(b \mid s)\,
+  \Big[Q^\pi_{\mathrm{soft}}(s, b) - \alpha \log \pi(b \mid s) - V^\pi(s)\Big], \\
+V^\pi(s) &= \sum_a \pi(a \mid s)\big(Q^\pi_{\mathrm{soft}}(s, a) - \alpha \log \pi(a \mid s)\big)
+\end{aligned}
+$$
 
 with $d^\pi_\mu(s) = \sum_t \gamma^t \Pr(s_t = s)$ the discounted visitation from
 $s_0 \sim \mu$ (the derivation: differentiate $V^\pi$ through $\pi$, where
@@ -42,8 +46,12 @@ def _check(mdp, logits, initial_distribution) -> None:
 def discounted_state_visitation(mdp: TabularMDP, policy, initial_distribution) -> jax.Array:
     r"""The discounted state visitation $d^\pi_\mu$ of a policy (spec ``thm-soft-policy-gradient``).
 
-    $$d^\pi_\mu(s) = \sum_{t \ge 0} \gamma^t \Pr(s_t = s \mid s_0 \sim \mu, \pi), \qquad
-      d^\top = \mu^\top (I - \gamma P_\pi)^{-1}, \quad P_\pi[s, s'] = \sum_a \pi(a \mid s)\, p(s' \mid s, a)$$
+    $$
+    \begin{aligned}
+    d^\pi_\mu(s) &= \sum_{t \ge 0} \gamma^t \Pr(s_t = s \mid s_0 \sim \mu, \pi), \\
+    d^\top &= \mu^\top (I - \gamma P_\pi)^{-1}, \quad P_\pi[s, s'] = \sum_a \pi(a \mid s)\, p(s' \mid s, a)
+    \end{aligned}
+    $$
 
     Unnormalised: it sums to $1 / (1 - \gamma)$.
 
@@ -116,17 +124,22 @@ def _gradient_from_critic(policy, log_pi, critic, alpha, d):
 
 
 def boltzmann_policy_gradient(mdp: TabularMDP, q, alpha, initial_distribution, critic=None) -> jax.Array:
-    r"""The soft policy gradient in the Q-table of the Boltzmann policy $\pi = \exp((Q - V)/lpha)$ (spec ``prop-pg-soft-q-learning``).
+    r"""The soft policy gradient in the Q-table of the Boltzmann policy $\pi = \exp((Q - V)/\alpha)$ (spec ``prop-pg-soft-q-learning``).
 
-    $$rac{\partial J}{\partial Q(s, b)} = rac{1}{lpha}\, d^\pi_\mu(s)\, \pi(b \mid s)\,
-      ig[C(s, b) - lpha \log \pi(b \mid s) - 	extstyle\sum_a \pi(a \mid s)\,(C(s, a) - lpha \log \pi(a \mid s))ig]$$
+    $$
+    \begin{aligned}
+    \frac{\partial J}{\partial Q(s, b)} &= \frac{1}{\alpha}\, d^\pi_\mu(s)\, \pi(b \mid s)\,
+      \big[C(s, b) - \alpha \log \pi(b \mid s) \\
+    &\qquad - \textstyle\sum_a \pi(a \mid s)\,(C(s, a) - \alpha \log \pi(a \mid s))\big]
+    \end{aligned}
+    $$
 
-    The parameterisation of the CMU 10-708 lecture notes' last step (logits $Q/lpha$, so the chain rule gives
-    $1/lpha$).  With ``critic=None``, $C = Q^\pi_{\mathrm{soft}}$ and this is the exact
+    The parameterisation of the CMU 10-708 lecture notes' last step (logits $Q/\alpha$, so the chain rule gives
+    $1/\alpha$).  With ``critic=None``, $C = Q^\pi_{\mathrm{soft}}$ and this is the exact
     gradient.  With a critic table $C$ (for instance ``soft_bellman_operator(mdp, q, alpha)``,
     the soft Q-learning target), it is the actor-critic gradient the seed arrives at; then
-    $C - lpha \log \pi - \mathbb E_\pi[\cdot] = \delta - \mathbb E_\pi \delta$ with
-    $\delta = C - Q$ the soft Q-learning TD error, because $lpha \log \pi = Q - V$ (eq. (6)).
+    $C - \alpha \log \pi - \mathbb E_\pi[\cdot] = \delta - \mathbb E_\pi \delta$ with
+    $\delta = C - Q$ the soft Q-learning TD error, because $\alpha \log \pi = Q - V$ (eq. (6)).
 
     Args:
       mdp: a ``TabularMDP``.
@@ -136,8 +149,7 @@ def boltzmann_policy_gradient(mdp: TabularMDP, q, alpha, initial_distribution, c
       critic: ``None`` (exact $Q^\pi_{\mathrm{soft}}$) or an ``[S, A]`` table.
 
     Returns:
-      $
-abla_Q J$, ``[S, A]``.
+      $\nabla_Q J$, ``[S, A]``.
 
     Reference: the CMU 10-708 lecture notes ("Soft Q-learning": the policy gradient in the Boltzmann
     parameterisation); Appendix B of Haarnoja et al. (2017).
