@@ -333,7 +333,7 @@ def check_curve(
 # --------------------------------------------------------------------------- final IQM, bootstrap intervals
 #
 # The second test, for MuJoCo-scale curves where a reference is a handful of seeds of returns
-# in the thousands: the interquartile mean (IQM) of the seeds' final returns, with a
+# in the thousands: the interquartile mean (IQM) of the final returns of the seeds, with a
 # stratified-bootstrap confidence interval (Agarwal et al., "Deep RL at the edge of the
 # statistical precipice", NeurIPS 2021, the estimator of their `rliable` library).  Yours
 # passes when its interval overlaps the reference's.  rliable 1.2.0 itself does not import
