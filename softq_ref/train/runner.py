@@ -128,6 +128,24 @@ def train_jax(
         run.release()
 
 
+def metrics_row(env: JaxEnv, stats, i: int, step: int, seed: int, wall: float, *, on_policy: bool = False) -> dict:
+    """One ``metrics.csv`` row for seed (or grid point) ``i`` of a chunk's vmapped :class:`~softq_ref.train.jax_loop.ChunkStats`."""
+    episodes = int(stats.episodes[i])
+    row = {
+        "step": step,
+        "seed": seed,
+        "episodes": episodes,
+        "mean_return": float(stats.return_sum[i]) / episodes if episodes else "",
+        "wall_time": wall,
+    }
+    for name, count in zip(env.stat_names, np.asarray(stats.episode_stats[i])):
+        row[name] = int(count)
+    for name, value in stats.metrics.items():
+        # NaN: an on-policy algorithm completed no rollout in this chunk (no update).
+        row[name] = "" if on_policy and np.isnan(value[i]) else float(value[i])
+    return row
+
+
 def _check_action_space(algo, kind: str, env_id: str) -> None:
     if algo.action_space != kind:
         raise ValueError(action_space_mismatch(algo, env_id, kind))
@@ -180,23 +198,9 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
                          else f"no checkpoint was written yet; nothing to resume in {run.path}")
                 raise TrainingDiverged(f"non-finite {what} at step {step} (seed {seeds[seed_i]}); training stopped, {where}")
             carry = new_carry
-            rows = []
-            for i, seed in enumerate(seeds):
-                episodes = int(stats.episodes[i])
-                row = {
-                    "step": position,
-                    "seed": seed,
-                    "episodes": episodes,
-                    "mean_return": float(stats.return_sum[i]) / episodes if episodes else "",
-                    "wall_time": round(time.time() - start, 3),
-                }
-                for name, count in zip(env.stat_names, np.asarray(stats.episode_stats[i])):
-                    row[name] = int(count)
-                for name, value in stats.metrics.items():
-                    # NaN: an on-policy algorithm completed no rollout in this chunk (no update).
-                    row[name] = "" if algo.on_policy and np.isnan(value[i]) else float(value[i])
-                rows.append(row)
-            writer.write(rows)
+            wall = round(time.time() - start, 3)
+            writer.write([metrics_row(env, stats, i, position, seed, wall, on_policy=algo.on_policy)
+                          for i, seed in enumerate(seeds)])
             run.save_checkpoint(carry)
             bar.update(num_steps)
             if learn and "q_loss" in stats.metrics:

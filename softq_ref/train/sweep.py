@@ -345,7 +345,8 @@ def _run(config, algo, env, points, runs, mesh, chunk_steps, *, resume, progress
                 carry = jax.tree.map(lambda x, y: jnp.asarray(x).at[todo].set(y), carry, new_part)
             wall = round(time.time() - start, 3)
             for j, i in enumerate(todo):
-                writers[i].write([_row(env, stats, j, int(end), points[i].seed, wall)])
+                writers[i].write([runner.metrics_row(env, stats, j, int(end), points[i].seed, wall,
+                                                       on_policy=algo.on_policy)])
                 runs[i].save_checkpoint(jax.tree.map(lambda x: x[j:j + 1], new_part))
                 done[i] = end
             bar.update(num_steps * todo.size)
@@ -353,23 +354,6 @@ def _run(config, algo, env, points, runs, mesh, chunk_steps, *, resume, progress
         bar.close()
     return SweepResult(sweep_dir=out_dir, points=points, run_dirs=[r.path for r in runs], carry=carry,
                        env_steps=int(done.min()) if len(done) else 0)
-
-
-def _row(env, stats, j: int, step: int, seed: int, wall: float) -> dict:
-    """One ``metrics.csv`` row, the same columns and values as the jitted loop's runner writes."""
-    episodes = int(stats.episodes[j])
-    row = {
-        "step": step,
-        "seed": seed,
-        "episodes": episodes,
-        "mean_return": float(stats.return_sum[j]) / episodes if episodes else "",
-        "wall_time": wall,
-    }
-    for name, count in zip(env.stat_names, np.asarray(stats.episode_stats[j])):
-        row[name] = int(count)
-    for name, value in stats.metrics.items():
-        row[name] = float(value[j])
-    return row
 
 
 def summary(result: SweepResult) -> list[str]:

@@ -189,6 +189,12 @@ def scale_uniform_log_density(i, o):
 # --------------------------------------------------------------------------- targets
 
 
+#: The properties of every target that takes ``(q, alpha)``: soft value, Boltzmann policy and its log.
+Q_ALPHA_PROPERTIES = properties(("random", RANDOM, drawn(q_and_alpha, "moderate", 10.0)),
+                                ("temperature", TEMPERATURE, drawn(q_and_alpha, "wide", 10.0)),
+                                ("extreme", EXTREME, drawn(q_and_alpha, "wide", 1e6)))
+
+
 TARGETS: tuple[Target, ...] = (
     Target(
         name="soft_value", spec_id="eq-5", reference=core_soft_values.soft_value,
@@ -197,9 +203,7 @@ TARGETS: tuple[Target, ...] = (
         scale=scale_soft_value, vectors="soft_value.json", cases=q_cases,
         summary="soft value over a discrete action axis: alpha log sum_a exp(Q/alpha)",
         notes=("reduce over the last axis",),
-        properties=properties(("random", RANDOM, drawn(q_and_alpha, "moderate", 10.0)),
-                              ("temperature", TEMPERATURE, drawn(q_and_alpha, "wide", 10.0)),
-                              ("extreme", EXTREME, drawn(q_and_alpha, "wide", 1e6))),
+        properties=Q_ALPHA_PROPERTIES,
     ),
     Target(
         name="boltzmann_policy", spec_id="eq-6", reference=core_soft_values.boltzmann_policy,
@@ -208,9 +212,7 @@ TARGETS: tuple[Target, ...] = (
         scale=scale_boltzmann_policy,
         vectors="boltzmann_policy.json", cases=q_cases,
         summary="energy-based policy: softmax of Q/alpha over the last axis",
-        properties=properties(("random", RANDOM, drawn(q_and_alpha, "moderate", 10.0)),
-                              ("temperature", TEMPERATURE, drawn(q_and_alpha, "wide", 10.0)),
-                              ("extreme", EXTREME, drawn(q_and_alpha, "wide", 1e6))),
+        properties=Q_ALPHA_PROPERTIES,
     ),
     Target(
         name="log_boltzmann_policy", spec_id="eq-6", reference=core_soft_values.log_boltzmann_policy,
@@ -219,9 +221,7 @@ TARGETS: tuple[Target, ...] = (
         scale=scale_log_boltzmann_policy,
         vectors="log_boltzmann_policy.json", cases=q_cases,
         summary="log of the energy-based policy: (Q - V)/alpha",
-        properties=properties(("random", RANDOM, drawn(q_and_alpha, "moderate", 10.0)),
-                              ("temperature", TEMPERATURE, drawn(q_and_alpha, "wide", 10.0)),
-                              ("extreme", EXTREME, drawn(q_and_alpha, "wide", 1e6))),
+        properties=Q_ALPHA_PROPERTIES,
     ),
     Target(
         name="entropy", spec_id="def-entropy", reference=core_soft_values.entropy,
