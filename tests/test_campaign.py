@@ -268,3 +268,46 @@ def test_a_fine_tuning_run_starts_from_the_pretrained_agent(tmp_path):
     fresh = started.algo.init(started.config, 2, 2, jax.random.PRNGKey(0))
     assert any(not np.array_equal(np.asarray(a), np.asarray(b))
                for a, b in zip(jax.tree.leaves(fresh.actor), jax.tree.leaves(started.state.actor)))
+
+
+def test_a_fine_tuning_run_trains_a_missing_source_again(tmp_path):
+    """On a fresh clone only the source's result file is here: its agent is trained again, and checked."""
+    import json
+    import shutil
+
+    (tmp_path / "ft.toml").write_text(FINE_TUNE)
+    campaign = load(tmp_path / "ft.toml")
+    pre, fine = campaign.runs
+    runner.execute(campaign, pre, say=lambda _: None)
+    committed = runner.result_path(campaign, pre).read_bytes()
+    shutil.rmtree(runner.work_dir(campaign, pre))  # what a clone of the repository has: the result only
+    said: list[str] = []
+    runner.execute(campaign, fine, say=said.append)
+    assert runner.status(campaign, fine).state == "done"
+    assert any("training it again" in line for line in said)
+    assert any("the same as committed" in line for line in said), said
+    assert runner.result_path(campaign, pre).read_bytes() == committed  # never rewritten
+    # Must-fail twin: a committed evaluation that the agent trained again does not give is reported as differing.
+    shutil.rmtree(runner.work_dir(campaign, pre))
+    data = json.loads(committed)
+    data["evaluations"][-1]["stochastic"] = [r + 1.0 for r in data["evaluations"][-1]["stochastic"]]
+    runner.result_path(campaign, pre).write_text(json.dumps(data))
+    said.clear()
+    runner._ensure_source_agent(campaign, pre, say=said.append, progress=False)
+    assert any("differs from the committed one by up to 1" in line for line in said), said
+
+
+def test_locomotion_evaluations_record_the_net_displacement():
+    """A speed-in-either-direction reward cannot tell running from rocking; the x displacement can."""
+    import jax
+
+    from softq_ref.agent import DDPG, DDPGConfig
+    from softq_ref.train.evaluate import rollout_gym
+
+    agent = DDPG.init(DDPGConfig(hidden_sizes=(8,)), 17, 6, jax.random.PRNGKey(0))
+    (episode,) = rollout_gym(DDPG, agent, "HalfCheetah-v5", jax.random.PRNGKey(1), 1, seed=3)
+    assert episode["length"] == 1000
+    assert isinstance(episode["x_displacement"], float) and episode["x_displacement"] != 0.0
+    (plain,) = rollout_gym(DDPG, DDPG.init(DDPGConfig(hidden_sizes=(8,)), 2, 2, jax.random.PRNGKey(0)),
+                           "softq_ref/MultiGoal-v0", jax.random.PRNGKey(1), 1, seed=3)
+    assert "x_displacement" not in plain  # a task that reports no x position gets no such field

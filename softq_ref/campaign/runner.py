@@ -171,6 +171,7 @@ def execute(campaign: Campaign, run: Run, *, say=print, progress: bool = False) 
         source_run = Run(source, run.seed)
         if status(campaign, source_run).state != "done":
             raise CampaignError(f"{run.name}: starts from {source_run.name}, which is not finished")
+        _ensure_source_agent(campaign, source_run, say=say, progress=progress)
     work = work_dir(campaign, run)
     work.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(work / ".campaign.lock"), timeout=0)
@@ -211,6 +212,52 @@ def _execute_locked(campaign, run, work, *, say, progress) -> RunStatus:
     _write_json(result_path(campaign, run), _result(campaign, run, work, state))
     say(f"{run.name}: done in {_duration(state['wall_time_s'])}; result {result_path(campaign, run)}")
     return status(campaign, run)
+
+
+def _has_final_agent(campaign: Campaign, run: Run) -> bool:
+    """Whether ``run``'s run directory is here and holds its agent at the run's last step."""
+    from softq_ref.io.run_dir import RunDir, RunDirError
+
+    train_dir = work_dir(campaign, run) / TRAIN
+    if not RunDir.is_run(train_dir):
+        return False
+    try:
+        return RunDir.open(train_dir).has_checkpoint and _trained_steps(train_dir) >= run.group.steps
+    except (RunDirError, OSError):
+        return False
+
+
+def _ensure_source_agent(campaign: Campaign, source: Run, *, say, progress: bool) -> None:
+    """Bring back a finished source run's final agent when only its result file is here.
+
+    A fresh clone (or another machine) has the committed result files but not the run
+    directories under ``runs/``, and a fine-tuning run needs the pretrained agent itself.  The
+    source is trained again from its seed through the same segments as the first time
+    (training does not depend on the evaluations between segments), and its last evaluation is
+    repeated and compared with the committed one: identical on the machine that made it (the
+    loops are deterministic), and possibly not elsewhere (other float summation orders), which
+    is said, not hidden.  The committed result file is never rewritten.  Two fine-tuning runs of
+    one source wait for each other on the source's lock, so it is trained once.
+    """
+    from filelock import FileLock
+
+    if _has_final_agent(campaign, source):
+        return
+    work = work_dir(campaign, source)
+    work.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(work / ".campaign.lock")):
+        if _has_final_agent(campaign, source):
+            return
+        say(f"{source.name}: finished, but its run directory is not here; training it again from seed "
+            f"{source.seed} for its pretrained agent ({source.group.steps} steps)")
+        for target in source.group.eval_steps():
+            _train_to(campaign, source, work / TRAIN, target, progress=progress)
+        committed = _read_json(result_path(campaign, source))["evaluations"][-1]
+        again = _evaluate(source, work / TRAIN, committed["step"])
+        modes = [m for m in source.group.eval_modes if m in committed]
+        gap = max((abs(a - b) for m in modes for a, b in zip(committed[m], again[m])), default=0.0)
+        verdict = "the same as committed" if gap == 0.0 else f"differs from the committed one by up to {gap:.6g}"
+        say(f"{source.name}: trained again; its last evaluation is {verdict}")
 
 
 def _mean(values) -> float:
@@ -284,7 +331,10 @@ def _evaluate(run: Run, train_dir: Path, step: int) -> dict:
     ``stochastic`` rolls out the algorithm's behaviour policy (``explore``: SQL's sampler,
     DDPG's actor plus its Gaussian noise, SAC's sampled action); ``deterministic`` its
     ``act`` (DDPG's actor, SAC's mean action).  Keys and environment seeds depend on
-    ``(seed, step)`` only.
+    ``(seed, step)`` only.  On a locomotion task (host loop) the record also holds each
+    episode's net displacement along x per mode, ``record["x_displacement"][mode]``: the
+    pretraining reward is the speed in either direction, which a policy could collect by
+    rocking in place; the displacement shows whether it runs.
     """
     import jax
     import numpy as np
@@ -308,6 +358,9 @@ def _evaluate(run: Run, train_dir: Path, step: int) -> dict:
             episodes = evaluate.rollout_gym(algo, agent.state, g.task, key, g.eval_episodes,
                                             seed=EVAL_ENV_BASE * (run.seed + 1) + step)
             returns = np.array([e["return"] for e in episodes], np.float64)
+            if episodes and all("x_displacement" in e for e in episodes):
+                moved = [round(e["x_displacement"], 6) for e in episodes]
+                record.setdefault("x_displacement", {})[mode] = moved
         record[mode] = [round(float(r), 6) for r in returns]
     return record
 

@@ -529,7 +529,7 @@ def campaign_curves_csv(result_files, path, mode: str = "stochastic") -> Path:
         data = json.loads(Path(f).read_text())
         for e in data["evaluations"]:
             if mode not in e:
-                raise ValueError(f"{f}: no {mode!r} evaluations (modes: {[k for k in e if k != 'step']})")
+                raise ValueError(f"{f}: no {mode!r} evaluations (modes: {[k for k in e if k not in ('step', 'x_displacement')]})")
             rows.append((e["step"], data["seed"], float(np.mean(e[mode]))))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -179,8 +179,11 @@ def rollout_gym(algo: Algorithm, agent_state, env_id: str, key: jax.Array, num_e
 
     Returns:
       One dict per episode: ``"return"`` (float), ``"length"`` (int), ``"terminated"``
-        (bool), and ``"goal"`` (int, from the last step's ``info``) when the environment
-        reports one.
+        (bool), ``"goal"`` (int, from the last step's ``info``) when the environment
+        reports one, and ``"x_displacement"`` (float: the last ``info["x_position"]`` minus
+        the one after reset) for the MuJoCo locomotion tasks, which report it.  A return
+        that rewards speed in either direction cannot tell running from jittering in
+        place; the net displacement can.
 
     Example:
       >>> from softq_ref.agent import DDPG, DDPGConfig
@@ -207,8 +210,9 @@ def rollout_gym(algo: Algorithm, agent_state, env_id: str, key: jax.Array, num_e
         act = eqx.filter_jit(algo.act)
         episodes = []
         for i in range(num_episodes):
-            obs, _ = env.reset(seed=seed if i == 0 else None)
-            total, length, terminated, truncated, info = 0.0, 0, False, False, {}
+            obs, info = env.reset(seed=seed if i == 0 else None)
+            x_start = info.get("x_position")
+            total, length, terminated, truncated = 0.0, 0, False, False
             while not (terminated or truncated):
                 key, k_act = jax.random.split(key)
                 a = np.asarray(act(agent_state, jnp.asarray(obs, jnp.float32), k_act), np.float64)
@@ -222,6 +226,8 @@ def rollout_gym(algo: Algorithm, agent_state, env_id: str, key: jax.Array, num_e
             episode = {"return": total, "length": length, "terminated": bool(terminated)}
             if "goal" in info:
                 episode["goal"] = int(info["goal"])
+            if x_start is not None and "x_position" in info:
+                episode["x_displacement"] = float(info["x_position"]) - float(x_start)
             episodes.append(episode)
         return episodes
     finally:
