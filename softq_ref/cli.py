@@ -191,11 +191,28 @@ def _interruptible(out: Path, run):
         return None
 
 
+def _git_commit() -> str:
+    """The short commit of the working directory's repository, or "" outside one (or without git)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
 def _campaign(args) -> int:
     from softq_ref.campaign import load
     from softq_ref.campaign import runner
 
     campaign = load(args.file)
+    if args.campaign_command == "report":
+        from softq_ref.campaign.report import write_report
+
+        path = write_report(campaign, Path(args.figures), commit=_git_commit())
+        print(f"wrote {path} and its figures in {args.figures}")
+        return 0
     if args.campaign_command == "status":
         for line in runner.format_status(campaign, [runner.status(campaign, r) for r in campaign.runs]):
             print(line)
@@ -220,6 +237,10 @@ def _add_campaign_parser(sub) -> None:
     st = csub.add_parser("status", help="done / partial / missing per run, with steps and wall time")
     st.add_argument("file")
     st.set_defaults(func=_campaign)
+    rep = csub.add_parser("report", help="curves, table and statistics of the finished runs (for the docs)")
+    rep.add_argument("file")
+    rep.add_argument("--figures", default="docs/figures", help="where the figures go (default: docs/figures)")
+    rep.set_defaults(func=_campaign)
 
 
 def build_parser() -> argparse.ArgumentParser:

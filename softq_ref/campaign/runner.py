@@ -73,6 +73,11 @@ def result_path(campaign: Campaign, run: Run) -> Path:
     return campaign.results_dir / f"{run.name}.json"
 
 
+def check_path(campaign: Campaign, run: Run) -> Path:
+    """``results/<campaign>/<run>.regenerated.json``: a finished run trained again, its last evaluation repeated."""
+    return result_path(campaign, run).with_suffix(".regenerated.json")
+
+
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
@@ -236,7 +241,9 @@ def _ensure_source_agent(campaign: Campaign, source: Run, *, say, progress: bool
     (training does not depend on the evaluations between segments), and its last evaluation is
     repeated and compared with the committed one: identical on the machine that made it (the
     loops are deterministic), and possibly not elsewhere (other float summation orders), which
-    is said, not hidden.  The committed result file is never rewritten.  Two fine-tuning runs of
+    is said, not hidden, and written to :func:`check_path` (with the repeated evaluation, which
+    also holds what the first one may lack, such as the net x displacement).  The committed
+    result file is never rewritten.  Two fine-tuning runs of
     one source wait for each other on the source's lock, so it is trained once.
     """
     from filelock import FileLock
@@ -258,6 +265,11 @@ def _ensure_source_agent(campaign: Campaign, source: Run, *, say, progress: bool
         gap = max((abs(a - b) for m in modes for a, b in zip(committed[m], again[m])), default=0.0)
         verdict = "the same as committed" if gap == 0.0 else f"differs from the committed one by up to {gap:.6g}"
         say(f"{source.name}: trained again; its last evaluation is {verdict}")
+        check = check_path(campaign, source)
+        if not check.exists():  # the first regeneration's record is kept; nothing is overwritten
+            _write_json(check, {"run": source.name, "regenerated": _now(), "committed_evaluation": committed,
+                                "evaluation_again": again, "max_abs_difference": gap,
+                                "versions": _versions(), "machine": _machine()})
 
 
 def _mean(values) -> float:

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from softq_ref.spec import SPEC_DIR
+from softq_ref.stats import iqm, stratified_bootstrap_ci  # noqa: F401  (part of this module's API)
 
 REFERENCE_DIR = SPEC_DIR / "reference_curves"
 REFERENCE_COLUMNS = ("step", "n_seeds", "mean", "std", "min", "max")
@@ -332,53 +333,12 @@ def check_curve(
 
 # --------------------------------------------------------------------------- final IQM, bootstrap intervals
 #
-# The second test, for MuJoCo-scale curves where a reference is a handful of seeds of returns
-# in the thousands: the interquartile mean (IQM) of the final returns of the seeds, with a
-# stratified-bootstrap confidence interval (Agarwal et al., "Deep RL at the edge of the
-# statistical precipice", NeurIPS 2021, the estimator of their `rliable` library).  Yours
-# passes when its interval overlaps the reference's.  rliable 1.2.0 itself does not import
-# next to arch 7.2 (a decorator signature changed), so the estimator is written here with
-# NumPy: IQM = the mean of the middle 50% of the scores (``scipy.stats.trim_mean(x, 0.25)``,
-# rliable's ``aggregate_iqm``), runs resampled with replacement within each task
-# (stratified; one task here), percentile interval.
+# The second test, for MuJoCo-scale curves: the interquartile mean of the final returns of the seeds with a
+# stratified-bootstrap interval (the estimators live in softq_ref.stats, shared with the campaign report).
 
 #: Relative efficiency of the 25%-trimmed mean under a normal distribution (its variance is
 #: sigma^2 / (0.84 n) for large n): used to say how many seeds the test needs.
 IQM_EFFICIENCY = 0.84
-
-
-def iqm(scores, axis: int = -1) -> np.ndarray:
-    """Interquartile mean: the mean of the scores left after cutting ``floor(n / 4)`` from each end.
-
-    Example:
-      >>> float(iqm([0.0, 1.0, 2.0, 3.0, 100.0, -100.0, 4.0, 5.0]))
-      2.5
-    """
-    x = np.sort(np.asarray(scores, float), axis=axis)
-    n = x.shape[axis]
-    cut = int(0.25 * n)
-    return np.mean(np.take(x, np.arange(cut, n - cut), axis=axis), axis=axis)
-
-
-def stratified_bootstrap_ci(scores, *, reps: int = 2000, confidence: float = 0.95, seed: int = 0,
-                            statistic=iqm) -> tuple[float, float, float]:
-    """``(point, lower, upper)``: a statistic of ``scores [runs, tasks]`` and its percentile bootstrap interval.
-
-    Each replicate resamples the runs with replacement independently within every task (the
-    stratified bootstrap of rliable), flattens and applies ``statistic``.
-    """
-    x = np.asarray(scores, float)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.shape[0] < 2:
-        raise ValueError(f"a bootstrap interval needs at least 2 runs, got {x.shape[0]}")
-    rng = np.random.default_rng(seed)
-    n, tasks = x.shape
-    idx = rng.integers(0, n, size=(reps, n, tasks))
-    samples = np.take_along_axis(np.broadcast_to(x, (reps, n, tasks)), idx, axis=1).reshape(reps, n * tasks)
-    values = statistic(samples, axis=-1)
-    alpha = (1.0 - confidence) / 2.0
-    return float(statistic(x.reshape(-1))), float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 
 
 def final_scores(curves: dict, step: float, window: int = 1) -> np.ndarray:
