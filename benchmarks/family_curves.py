@@ -1,27 +1,44 @@
-"""Reference curves of the soft family: CSV per campaign group and the docs' figures (issue 11).
+"""Reference learning curves of the soft family on the classic tasks (issue 11): runs, CSV, figures.
 
-Reads what ``softq-ref campaign run experiments/family.toml`` left: the committed result files
-``experiments/results/family/<group>-s<seed>.json`` (evaluations every ``eval_every`` steps,
-the training curve, the run's wall time and machine) and, where they are still on disk, the
-run directories ``experiments/runs/family/<run>/train/metrics.csv`` (the training wall time
-at every logged step).  Writes
+FIXED ON 2026-11-30, BEFORE ANY RUN (seeds, budgets and settings are not changed after looking
+at outcomes).  Five groups, 3 seeds each (0, 1, 2), each algorithm's own preset unchanged:
+
+=================== ========= ============= ======== ====================================
+group               algo      task          steps    loop
+=================== ========= ============= ======== ====================================
+soft_dqn-CartPole   soft_dqn  CartPole-v1   50,000   jitted (gymnax twin), seeds vmapped
+soft_dqn-Acrobot    soft_dqn  Acrobot-v1    100,000  jitted (gymnax twin), seeds vmapped
+pg-CartPole         pg        CartPole-v1   100,000  jitted (gymnax twin), seeds vmapped
+pg-Acrobot          pg        Acrobot-v1    100,000  jitted (gymnax twin), seeds vmapped
+sac-Pendulum        sac       Pendulum-v1   20,000   gymnasium host loop, seeds in turn
+=================== ========= ============= ======== ====================================
+
+Each group is one ``softq-ref train --algo A --env E --seeds 3 --steps N`` run directory under
+``experiments/runs/family/<group>/`` (not committed), then, per seed, 10 evaluation episodes of
+the final agent on the gymnasium task with ``act`` ("deterministic": soft DQN's greedy-limit
+``act`` samples eq. (6) at its alpha, the policy gradient's and SAC's mean/most likely action)
+and 10 with ``explore`` ("stochastic": the behaviour policy), environment seed
+``5_000_000 + 1000 * seed`` and key ``PRNGKey(5_000_000 + seed)``.  A group whose CSV exists is
+skipped; an interrupted group is resumed from its run directory's checkpoint.
+
+Writes
 
 * ``experiments/results/family/<group>.csv``: one row per (seed, step, kind) with columns
   ``group, task, algo, seed, step, kind, mean_return, std_return, episodes, wall_time_s, cpu,
   cpu_count, jax_backend, finished``; ``kind`` is ``train`` (the mean return of the training
-  episodes that ended in the logging interval), ``eval_stochastic`` or ``eval_deterministic``
-  (the evaluation episodes of the checkpoint at that step); ``wall_time_s`` is the training
-  wall time from the start of the run (evaluations excluded; empty where the run directory
-  is gone);
-* ``docs/figures/family-<group>.png``: each seed's deterministic evaluation (thin), their mean
-  (thick), the mean stochastic evaluation (dashed) and the mean training return (faint);
+  episodes that ended in the 1000-step logging interval; empty when none ended),
+  ``eval_stochastic`` or ``eval_deterministic`` (the final agent's evaluation episodes);
+  ``wall_time_s`` is the loop's training wall time at that step;
+* ``docs/figures/family-<group>.png``: each seed's training curve (thin), their mean (thick) and
+  the final evaluations (markers with the spread over seeds);
 * with ``--sbx``, ``docs/figures/family-sac-halfcheetah-sbx.png`` from
   ``benchmarks/results/sbx_sac/*.json``: ours against sbx's SAC, per seed and mean.
 
 Usage::
 
-    python -m benchmarks.family_curves                 # CSVs and figures of the family campaign
-    python -m benchmarks.family_curves --sbx           # + the HalfCheetah figure of benchmarks.sbx_sac
+    python -m benchmarks.family_curves run            # every missing group, one after the other
+    python -m benchmarks.family_curves run --group pg-CartPole
+    python -m benchmarks.family_curves plot [--sbx]   # the figures from the committed CSVs
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ import csv
 import json
 import os
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -56,47 +74,124 @@ def cpu_model() -> str:
     return ""
 
 
-def training_wall_times(metrics_csv: Path) -> dict[int, float]:
-    """``{step: seconds}`` from a run directory's ``metrics.csv``, continued across campaign segments.
+GROUPS = {  # group: (algo, task, steps) -- fixed before any run, see the module docstring
+    "soft_dqn-CartPole": ("soft_dqn", "CartPole-v1", 50_000),
+    "soft_dqn-Acrobot": ("soft_dqn", "Acrobot-v1", 100_000),
+    "pg-CartPole": ("pg", "CartPole-v1", 100_000),
+    "pg-Acrobot": ("pg", "Acrobot-v1", 100_000),
+    "sac-Pendulum": ("sac", "Pendulum-v1", 20_000),
+}
+SEEDS = 3
+EVAL_EPISODES = 10
+EVAL_BASE = 5_000_000
 
-    Each segment of a campaign run (one ``--resume --steps N``) restarts the loop's ``wall_time``
-    at 0; a row whose ``wall_time`` is below the previous row's starts a new segment, whose
-    times are added to the previous segment's last one.  The time between segments (the
-    evaluation, the compilation before the first logged row) is not counted.
-    """
-    out, offset, last = {}, 0.0, 0.0
-    with open(metrics_csv, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("step") and r.get("wall_time") not in (None, "")]
-    for r in sorted(rows, key=lambda r: int(r["step"])):
-        wall = float(r["wall_time"])
-        if wall < last:
-            offset += last
-        last = wall
-        out[int(r["step"])] = round(offset + wall, 3)
+
+def train_command(group: str, runs_dir: Path = RUNS) -> list[str]:
+    """The ``softq-ref train`` arguments of ``group`` (``--resume`` when its run directory has a checkpoint)."""
+    algo, task, steps = GROUPS[group]
+    run_dir = Path(runs_dir) / group
+    if (run_dir / "checkpoint.eqx").exists():
+        return ["train", "--resume", str(run_dir), "--quiet"]
+    return ["train", "--algo", algo, "--env", task, "--seeds", str(SEEDS), "--steps", str(steps),
+            "--out", str(run_dir), "--quiet"]
+
+
+def deterministic_act(algo_name: str):
+    """The evaluation policy of the Zoo's tables ("deterministic"): soft DQN's argmax Q, the policy
+    gradient's most likely action, SAC's mean action (its own ``act``)."""
+    import jax.numpy as jnp
+
+    if algo_name == "soft_dqn":
+        from softq_ref.agent import soft_dqn
+
+        return lambda state, obs, key: soft_dqn.greedy(state, obs)
+    if algo_name == "pg":
+        return lambda state, obs, key: jnp.argmax(state.policy.net(obs)).astype(jnp.float32)[None]
+    return None  # sac: act is already the mean action
+
+
+def evaluate_seed(run_dir: Path, seed_index: int, seed: int, task: str, algo_name: str) -> dict:
+    """``{"stochastic": [...], "deterministic": [...]}``: returns of the final agent of one seed."""
+    import jax
+
+    import softq_ref
+    from softq_ref.train import evaluate
+
+    agent = softq_ref.load(run_dir, seed_index)
+    det = deterministic_act(algo_name)
+    modes = {"stochastic": agent.algo._replace(act=agent.algo.explore),
+             "deterministic": agent.algo if det is None else agent.algo._replace(act=det)}
+    out = {}
+    for i, (mode, algo) in enumerate(modes.items()):
+        key = jax.random.fold_in(jax.random.PRNGKey(EVAL_BASE + seed), i)
+        episodes = evaluate.rollout_gym(algo, agent.state, task, key, EVAL_EPISODES, seed=EVAL_BASE + 1000 * seed)
+        out[mode] = [float(e["return"]) for e in episodes]
     return out
 
 
-def rows_of_result(result: dict, wall: dict[int, float], machine_cpu: str) -> list[dict]:
-    """The CSV rows of one campaign result file (``wall``: the run's training wall time by step)."""
-    machine = result.get("machine", {})
-    base = {"group": result["group"], "task": result["task"], "algo": result["algo"], "seed": result["seed"],
-            "cpu": machine_cpu, "cpu_count": machine.get("cpu_count", ""),
-            "jax_backend": machine.get("jax_backend", ""), "finished": result.get("finished", "")}
-    rows = []
-    for step, mean_return in result["train_curve"]:
-        rows.append({**base, "step": int(step), "kind": "train", "mean_return": float(mean_return), "std_return": "",
-                     "episodes": "", "wall_time_s": wall.get(int(step), "")})
-    for record in result["evaluations"]:
+def rows_of_run(group: str, metrics: list[dict], evaluations: dict, machine: dict, finished: str) -> list[dict]:
+    """The CSV rows of one group: every metrics row (``train``) and each seed's final evaluations.
+
+    ``metrics``: the run directory's ``metrics.csv`` rows (``step, seed, mean_return, wall_time``);
+    ``evaluations``: ``{seed: {"stochastic": [...], "deterministic": [...]}}``.
+    """
+    algo, task, steps = GROUPS[group]
+    base = {"group": group, "task": task, "algo": algo, "cpu": machine.get("cpu", ""),
+            "cpu_count": machine.get("cpu_count", ""), "jax_backend": machine.get("jax_backend", ""),
+            "finished": finished}
+    rows, last_wall = [], {}
+    for r in metrics:
+        seed, step = int(r["seed"]), int(r["step"])
+        wall = r.get("wall_time", "")
+        last_wall[seed] = max(last_wall.get(seed, 0.0), float(wall)) if wall not in ("", None) else last_wall.get(seed, "")
+        value = r.get("mean_return", "")
+        rows.append({**base, "seed": seed, "step": step, "kind": "train",
+                     "mean_return": "" if value in ("", None) else float(value), "std_return": "",
+                     "episodes": r.get("episodes", ""), "wall_time_s": wall})
+    for seed, modes in sorted(evaluations.items()):
         for mode in ("stochastic", "deterministic"):
-            if mode not in record:
-                continue
-            returns = [float(x) for x in record[mode]]
+            returns = modes[mode]
             mean = sum(returns) / len(returns)
             std = (sum((x - mean) ** 2 for x in returns) / len(returns)) ** 0.5
-            rows.append({**base, "step": int(record["step"]), "kind": f"eval_{mode}", "mean_return": round(mean, 6),
-                         "std_return": round(std, 6), "episodes": len(returns),
-                         "wall_time_s": wall.get(int(record["step"]), "")})
+            rows.append({**base, "seed": seed, "step": steps, "kind": f"eval_{mode}", "mean_return": round(mean, 6),
+                         "std_return": round(std, 6), "episodes": len(returns), "wall_time_s": last_wall.get(seed, "")})
+    rows.sort(key=lambda r: (r["seed"], KINDS.index(r["kind"]), r["step"]))
     return rows
+
+
+def machine_info() -> dict:
+    import jax
+
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "jax_backend": jax.default_backend()}
+
+
+def run_group(group: str, results_dir: Path = RESULTS, runs_dir: Path = RUNS, train=None) -> Path | None:
+    """Train (or resume) and evaluate ``group``, then write its CSV; ``None`` (nothing done) if the CSV exists."""
+    out = Path(results_dir) / f"{group}.csv"
+    if out.exists():
+        print(f"{out} exists: skipped", flush=True)
+        return None
+    algo, task, steps = GROUPS[group]
+    run_dir = Path(runs_dir) / group
+    if train is None:
+        import subprocess
+        import sys
+
+        def train(args):
+            subprocess.run([sys.executable, "-m", "softq_ref.cli", *args], check=True)
+
+    start = time.time()
+    train(train_command(group, runs_dir))
+    from softq_ref.io.run_dir import RunDir
+
+    rd = RunDir.open(run_dir)
+    metrics = rd.read_metrics()
+    evaluations = {seed: evaluate_seed(run_dir, i, seed, task, algo) for i, seed in enumerate(rd.seeds)}
+    rows = rows_of_run(group, metrics, evaluations, machine_info(),
+                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    write_csv_atomic(out, rows)
+    print(f"{group}: {time.time() - start:.0f} s; wrote {out}", flush=True)
+    return out
 
 
 def write_csv_atomic(path: Path, rows: list[dict], columns=COLUMNS) -> None:
@@ -116,32 +211,15 @@ def write_csv_atomic(path: Path, rows: list[dict], columns=COLUMNS) -> None:
         raise
 
 
-def export(results_dir: Path = RESULTS, runs_dir: Path = RUNS, out_dir: Path | None = None) -> list[Path]:
-    """One CSV per group from the result files in ``results_dir``; the paths written."""
-    out_dir = Path(out_dir or results_dir)
-    by_group = defaultdict(list)
-    cpu = cpu_model()
-    for path in sorted(Path(results_dir).glob("*.json")):
-        result = json.loads(path.read_text())
-        metrics = Path(runs_dir) / result["run"] / "train" / "metrics.csv"
-        wall = training_wall_times(metrics) if metrics.exists() else {}
-        by_group[result["group"]].extend(rows_of_result(result, wall, cpu))
-    written = []
-    for group, rows in sorted(by_group.items()):
-        rows.sort(key=lambda r: (r["seed"], KINDS.index(r["kind"]), r["step"]))
-        path = out_dir / f"{group}.csv"
-        write_csv_atomic(path, rows)
-        written.append(path)
-    return written
-
-
 def read_curves(path: Path) -> dict:
-    """``{kind: {seed: ([steps], [returns])}}`` from one group's CSV, plus ``"meta"`` (task, algo)."""
+    """``{kind: {seed: ([steps], [returns])}}`` from one group's CSV (rows without a return left out), plus ``"meta"``."""
     out = {kind: defaultdict(lambda: ([], [])) for kind in KINDS}
     meta = {}
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             meta = {"group": r["group"], "task": r["task"], "algo": r["algo"]}
+            if r["mean_return"] == "":
+                continue
             steps, values = out[r["kind"]][int(r["seed"])]
             steps.append(int(r["step"]))
             values.append(float(r["mean_return"]))
@@ -156,7 +234,7 @@ def _mean_curve(per_seed: dict) -> tuple[list[int], list[float]]:
 
 
 def plot_group(csv_path: Path, png_path: Path) -> Path:
-    """One group's figure (see the module docstring)."""
+    """One group's figure: training curves per seed and mean, final evaluations (see the module docstring)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -165,20 +243,24 @@ def plot_group(csv_path: Path, png_path: Path) -> Path:
     curves = read_curves(csv_path)
     meta = curves["meta"]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    det = curves["eval_deterministic"]
-    for seed, (steps, values) in sorted(det.items()):
-        ax.plot(steps, values, color="C0", lw=0.8, alpha=0.5, marker=".", label=f"deterministic, seed {seed}" if seed == min(det) else None)
-    if det:
-        steps, values = _mean_curve(det)
-        ax.plot(steps, values, color="C0", lw=2.2, label=f"deterministic, mean of {len(det)} seeds")
-    if curves["eval_stochastic"]:
-        steps, values = _mean_curve(curves["eval_stochastic"])
-        ax.plot(steps, values, color="C1", lw=1.6, ls="--", label="stochastic (behaviour policy), mean")
-    if curves["train"]:
-        steps, values = _mean_curve(curves["train"])
-        ax.plot(steps, values, color="0.5", lw=1.0, alpha=0.6, label="training episodes, mean")
+    train = curves["train"]
+    for seed, (steps, values) in sorted(train.items()):
+        ax.plot(steps, values, color="C0", lw=0.7, alpha=0.45, label="training episodes, each seed" if seed == min(train) else None)
+    if train:
+        steps, values = _mean_curve(train)
+        ax.plot(steps, values, color="C0", lw=2.0, label=f"training episodes, mean of {len(train)} seeds")
+    for color, marker, kind, label in (("C3", "o", "eval_deterministic", "final evaluation, deterministic"),
+                                       ("C2", "s", "eval_stochastic", "final evaluation, stochastic")):
+        per_seed = curves[kind]
+        if not per_seed:
+            continue
+        finals = [values[-1] for _, values in per_seed.values()]
+        step = max(steps[-1] for steps, _ in per_seed.values())
+        mean = sum(finals) / len(finals)
+        ax.errorbar([step], [mean], yerr=[[mean - min(finals)], [max(finals) - mean]], color=color, marker=marker,
+                    capsize=4, ls="none", label=f"{label} (mean, min-max over seeds)")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("return (10 evaluation episodes)")
+    ax.set_ylabel("episode return")
     ax.set_title(f"{meta.get('algo', '?')} on {meta.get('task', '?')}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
@@ -226,16 +308,27 @@ def plot_sbx(results_dir: Path = SBX_RESULTS, png_path: Path = FIGURES / "family
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=RESULTS, help="the campaign's result files (and CSV output)")
-    parser.add_argument("--runs", type=Path, default=RUNS, help="the campaign's run directories (for wall times)")
-    parser.add_argument("--figures", type=Path, default=FIGURES, help="where the PNGs go")
-    parser.add_argument("--sbx", action="store_true", help="also the HalfCheetah figure of benchmarks.sbx_sac")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train and evaluate every missing group (skip those whose CSV exists)")
+    run.add_argument("--group", choices=sorted(GROUPS), action="append", help="only this group (repeatable)")
+    plot = sub.add_parser("plot", help="the figures from the CSVs")
+    plot.add_argument("--sbx", action="store_true", help="also the HalfCheetah figure of benchmarks.sbx_sac")
+    for p in (run, plot):
+        p.add_argument("--results", type=Path, default=RESULTS, help="where the CSVs are (written)")
+        p.add_argument("--figures", type=Path, default=FIGURES, help="where the PNGs go")
+    run.add_argument("--runs", type=Path, default=RUNS, help="the run directories (not committed)")
     args = parser.parse_args(argv)
-    if not args.results.is_dir():
-        parser.error(f"{args.results} is not a directory (run the campaign first: softq-ref campaign run experiments/family.toml)")
-    for path in export(args.results, args.runs):
-        png = plot_group(path, args.figures / f"family-{path.stem}.png")
-        print(f"wrote {path} and {png}")
+    if args.command == "run":
+        for group in args.group or list(GROUPS):
+            path = run_group(group, args.results, args.runs)
+            if path is not None:
+                print(f"wrote {plot_group(path, args.figures / f'family-{group}.png')}", flush=True)
+        return 0
+    paths = sorted(Path(args.results).glob("*.csv"))
+    if not paths and not args.sbx:
+        parser.error(f"no CSV in {args.results} (python -m benchmarks.family_curves run makes them)")
+    for path in paths:
+        print(f"wrote {plot_group(path, args.figures / f'family-{path.stem}.png')}")
     if args.sbx:
         png = plot_sbx(png_path=args.figures / "family-sac-halfcheetah-sbx.png")
         print(f"wrote {png}" if png else f"no results in {SBX_RESULTS}")

@@ -1,6 +1,6 @@
 """The evidence machinery of issue 11: ``benchmarks/sbx_sac.py --full`` (one JSON per run, skip
-what exists, atomic writes, the updates/s measure) and ``benchmarks/family_curves.py`` (the
-campaign results as CSV, the figures).  No training here: fake runners and tiny fake inputs.
+what exists, atomic writes, the updates/s measure) and ``benchmarks/family_curves.py`` (skip
+and resume of a group, the CSV rows, the figures).  No training here: fake runners and tiny fake inputs.
 
 Each check is a function run against the real code and against a deliberately broken twin,
 which it must reject (the ``..._catches_broken_...`` tests).
@@ -145,69 +145,73 @@ def test_full_cli_rejects_bad_steps(capsys):
 # ------------------------------------------------------------------ family_curves: CSV and plot
 
 
-def _fake_result(group, seed, task="CartPole-v1", algo="soft_dqn"):
-    return {"run": f"{group}-s{seed}", "group": group, "task": task, "algo": algo, "seed": seed,
-            "train_curve": [[1000, 10.0 + seed], [2000, 20.0 + seed], [3000, 30.0 + seed]],
-            "evaluations": [{"step": 2000, "stochastic": [1.0, 3.0], "deterministic": [2.0, 2.0]},
-                            {"step": 3000, "stochastic": [4.0, 4.0], "deterministic": [5.0, 7.0]}],
-            "machine": {"cpu_count": 2, "jax_backend": "cpu"}, "finished": "2026-11-30T07:00:00Z"}
+def _metrics(seed, walls=(1.0, 2.0, 3.0)):
+    return [{"step": 1000 * (i + 1), "seed": seed, "episodes": 4,
+             "mean_return": "" if i == 0 and seed == 1 else 10.0 * (i + 1) + seed, "wall_time": w}
+            for i, w in enumerate(walls)]
 
 
-def _write_metrics(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["step", "seed", "mean_return", "wall_time"])
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def check_segment_wall_times(wall_times, tmp_path) -> None:
-    """A campaign run's later segments restart wall_time at 0: the export continues the clock."""
-    path = tmp_path / "metrics.csv"
-    _write_metrics(path, [{"step": 1000, "seed": 0, "mean_return": 1, "wall_time": 2.0},
-                          {"step": 2000, "seed": 0, "mean_return": 1, "wall_time": 4.0},
-                          {"step": 3000, "seed": 0, "mean_return": 1, "wall_time": 1.5}])
-    got = wall_times(path)
-    assert got == {1000: 2.0, 2000: 4.0, 3000: 5.5}, f"wall times {got}"
-
-
-def test_training_wall_times_across_segments(tmp_path):
-    check_segment_wall_times(family_curves.training_wall_times, tmp_path)
-
-
-def test_wall_time_check_catches_broken_raw_wall_times(tmp_path):
-    def raw(path):
-        with open(path, newline="") as f:
-            return {int(r["step"]): float(r["wall_time"]) for r in csv.DictReader(f)}
-
-    with pytest.raises(AssertionError, match="wall times"):
-        check_segment_wall_times(raw, tmp_path)
-
-
-def test_export_and_plot_on_fake_campaign(tmp_path):
-    results, runs, figures = tmp_path / "results", tmp_path / "runs", tmp_path / "figures"
-    results.mkdir()
-    for seed in (0, 1):
-        result = _fake_result("soft_dqn-CartPole", seed)
-        (results / f"{result['run']}.json").write_text(json.dumps(result))
-    _write_metrics(runs / "soft_dqn-CartPole-s0" / "train" / "metrics.csv",
-                   [{"step": s, "seed": 0, "mean_return": 1, "wall_time": w} for s, w in ((1000, 1.0), (2000, 2.0), (3000, 0.5))])
-    (csv_path,) = family_curves.export(results, runs)
-    assert csv_path == results / "soft_dqn-CartPole.csv"
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert list(rows[0]) == family_curves.COLUMNS
-    assert len(rows) == 2 * (3 + 2 + 2)  # per seed: 3 training rows, 2 evaluations x 2 modes
-    by = {(r["seed"], r["kind"], r["step"]): r for r in rows}
-    det = by[("0", "eval_deterministic", "3000")]
+def test_rows_of_run_and_plot_on_fake_run(tmp_path):
+    group = "soft_dqn-CartPole"
+    evaluations = {0: {"stochastic": [1.0, 3.0], "deterministic": [5.0, 7.0]},
+                   1: {"stochastic": [4.0, 4.0], "deterministic": [6.0, 6.0]}}
+    machine = {"cpu": "test cpu", "cpu_count": 2, "jax_backend": "cpu"}
+    rows = family_curves.rows_of_run(group, _metrics(0) + _metrics(1), evaluations, machine, "2026-11-30T07:00:00Z")
+    path = tmp_path / f"{group}.csv"
+    family_curves.write_csv_atomic(path, rows)
+    with open(path, newline="") as f:
+        read = list(csv.DictReader(f))
+    assert list(read[0]) == family_curves.COLUMNS
+    assert len(read) == 2 * (3 + 2)  # per seed: 3 metrics rows, 2 evaluation modes
+    by = {(r["seed"], r["kind"], r["step"]): r for r in read}
+    steps = str(family_curves.GROUPS[group][2])
+    det = by[("0", "eval_deterministic", steps)]
     assert (float(det["mean_return"]), float(det["std_return"]), det["episodes"]) == (6.0, 1.0, "2")
-    assert det["wall_time_s"] == "2.5"  # seed 0's run directory: 2.0 + 0.5 across the segment boundary
-    assert by[("1", "train", "2000")]["wall_time_s"] == ""  # seed 1's run directory is gone
-    assert by[("1", "train", "2000")]["mean_return"] == "21.0"
-    curves = family_curves.read_curves(csv_path)
-    assert family_curves._mean_curve(curves["eval_deterministic"]) == ([2000, 3000], [2.0, 6.0])
-    png = family_curves.plot_group(csv_path, figures / "family-soft_dqn-CartPole.png")
+    assert det["wall_time_s"] == "3.0" and det["cpu"] == "test cpu"  # the seed's training wall time at its end
+    assert by[("1", "train", "1000")]["mean_return"] == ""  # no episode ended: left empty, not 0
+    curves = family_curves.read_curves(path)
+    assert curves["train"][1] == ([2000, 3000], [21.0, 31.0])
+    assert family_curves._mean_curve(curves["train"]) == ([2000, 3000], [20.5, 30.5])
+    png = family_curves.plot_group(path, tmp_path / "fig" / f"family-{group}.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def check_run_group_skips_and_resumes(run_group, tmp_path) -> None:
+    """A group whose CSV exists is not trained again; a run directory with a checkpoint is resumed."""
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    results.mkdir()
+    (results / "pg-CartPole.csv").write_text("group\n")
+    calls = []
+    assert run_group("pg-CartPole", results, runs, train=calls.append) is None
+    assert calls == [], f"a finished group was trained again: {calls}"
+    assert (results / "pg-CartPole.csv").read_text() == "group\n"
+    fresh = family_curves.train_command("sac-Pendulum", runs)
+    assert fresh[:5] == ["train", "--algo", "sac", "--env", "Pendulum-v1"] and "--seeds" in fresh
+    (runs / "sac-Pendulum").mkdir(parents=True)
+    (runs / "sac-Pendulum" / "checkpoint.eqx").write_bytes(b"")
+    assert family_curves.train_command("sac-Pendulum", runs)[:3] == ["train", "--resume", str(runs / "sac-Pendulum")]
+
+
+def test_run_group_skips_and_resumes(tmp_path):
+    check_run_group_skips_and_resumes(family_curves.run_group, tmp_path)
+
+
+def test_run_group_check_catches_broken_skip(tmp_path):
+    def never_skips(group, results_dir, runs_dir, train):
+        train(family_curves.train_command(group, runs_dir))
+        return None
+
+    with pytest.raises(AssertionError, match="trained again"):
+        check_run_group_skips_and_resumes(never_skips, tmp_path)
+
+
+def test_groups_are_the_fixed_plan():
+    # The plan fixed before any run (module docstring): changing it must be deliberate.
+    assert family_curves.GROUPS == {
+        "soft_dqn-CartPole": ("soft_dqn", "CartPole-v1", 50_000), "soft_dqn-Acrobot": ("soft_dqn", "Acrobot-v1", 100_000),
+        "pg-CartPole": ("pg", "CartPole-v1", 100_000), "pg-Acrobot": ("pg", "Acrobot-v1", 100_000),
+        "sac-Pendulum": ("sac", "Pendulum-v1", 20_000)}
+    assert family_curves.SEEDS == 3 and family_curves.EVAL_EPISODES == 10
 
 
 def test_plot_sbx_on_fake_results(tmp_path):
