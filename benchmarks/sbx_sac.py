@@ -350,12 +350,12 @@ def full_run(impl: str, seed: int, out_dir: Path = RESULTS_DIR, steps: int = STE
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     from benchmarks.timing import load_average
 
-    load_before = load_average()
+    load_before, at_start = load_average(), versions()  # the commit the run started from
     body = runner(seed, steps)
     record = {"impl": impl, "seed": seed, "env": ENV_ID, "steps": steps, "started_utc": started,
               "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **body,
               "load_average_start": load_before, "load_average_end": load_average(),
-              "machine": machine(), "versions": versions(), "settings": settings(steps),
+              "machine": machine(), "versions": at_start, "settings": settings(steps),
               "command": f"python -m benchmarks.sbx_sac --full --impl {impl} --seed {seed}"
                          + ("" if steps == STEPS else f" --steps {steps}")}
     write_json_atomic(path, record)
