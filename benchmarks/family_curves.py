@@ -242,20 +242,21 @@ def plot_group(csv_path: Path, png_path: Path) -> Path:
 
     curves = read_curves(csv_path)
     meta = curves["meta"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ax = plt.subplots(figsize=(8.6, 4.0), dpi=100)
     train = curves["train"]
     for seed, (steps, values) in sorted(train.items()):
         ax.plot(steps, values, color="C0", lw=0.7, alpha=0.45, label="training episodes, each seed" if seed == min(train) else None)
     if train:
         steps, values = _mean_curve(train)
         ax.plot(steps, values, color="C0", lw=2.0, label=f"training episodes, mean of {len(train)} seeds")
-    for color, marker, kind, label in (("C3", "o", "eval_deterministic", "final evaluation, deterministic"),
-                                       ("C2", "s", "eval_stochastic", "final evaluation, stochastic")):
+    for shift, color, marker, kind, label in ((-0.015, "C3", "o", "eval_deterministic", "final evaluation, deterministic"),
+                                              (0.015, "C2", "s", "eval_stochastic", "final evaluation, stochastic")):
         per_seed = curves[kind]
         if not per_seed:
             continue
         finals = [values[-1] for _, values in per_seed.values()]
-        step = max(steps[-1] for steps, _ in per_seed.values())
+        last = max(steps[-1] for steps, _ in per_seed.values())
+        step = last * (1 + shift)  # the two markers side by side, both at the final step
         mean = sum(finals) / len(finals)
         ax.errorbar([step], [mean], yerr=[[mean - min(finals)], [max(finals) - mean]], color=color, marker=marker,
                     capsize=4, ls="none", label=f"{label} (mean, min-max over seeds)")
@@ -263,7 +264,7 @@ def plot_group(csv_path: Path, png_path: Path) -> Path:
     ax.set_ylabel("episode return")
     ax.set_title(f"{meta.get('algo', '?')} on {meta.get('task', '?')}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     png_path = Path(png_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +293,9 @@ def plot_sbx(results_dir: Path = SBX_RESULTS, png_path: Path = FIGURES / "family
             ax.plot(steps, values, color=color, lw=0.8, alpha=0.45, marker=".")
         if per_seed:
             steps, values = _mean_curve(per_seed)
-            ax.plot(steps, values, color=color, lw=2.2, label=f"{impl}: mean of {len(per_seed)} seeds (thin: each)")
+            label = (f"{impl}: seed {next(iter(per_seed))}" if len(per_seed) == 1
+                     else f"{impl}: mean of {len(per_seed)} seeds (thin: each)")
+            ax.plot(steps, values, color=color, lw=2.2, label=label)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("return (10 episodes, mean action)")
     ax.set_title("SAC on HalfCheetah-v5: softq_ref vs sbx")
