@@ -11,10 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks import family_curves, sbx_sac
+# benchmarks/ is not part of the installed package: import it from the source tree under test.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import family_curves, sbx_sac  # noqa: E402
 
 # ------------------------------------------------------------------ sbx_sac: runs, skip, writes
 
