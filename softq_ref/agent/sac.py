@@ -62,8 +62,12 @@ class SACConfig(ConfigBase):
     1e6, discount 0.99, Polyak ``tau = 0.005`` every step, one gradient step per environment
     step, target entropy ``-dim(A)`` (``target_entropy=None``).  ``learn_alpha=False`` keeps the
     temperature at ``alpha`` (the fixed-temperature SAC of arXiv:1801.01290, where reward
-    scale plays its role).  ``min_replay_size`` uniformly random steps before learning is our
-    choice (the papers do not state one; SB3's ``learning_starts`` default is 100).
+    scale plays its role).  No update is made before the buffer holds ``min_replay_size``
+    transitions (our choice: the papers do not state one; SB3's ``learning_starts`` default is
+    100).  Those first transitions come from the untrained policy's samples, as every algorithm
+    here collects them; SB3/sbx and the authors' softlearning collect them with uniformly random
+    actions instead.  This differs from the comparison partner (docs page *Soft actor-critic*,
+    the sbx comparison) and is not yet an option.
     """
 
     hidden_sizes: tuple[int, ...] = (256, 256)
