@@ -65,7 +65,7 @@ class SACConfig(ConfigBase):
     scale plays its role).  No update is made before the buffer holds ``min_replay_size``
     transitions (our choice: the papers do not state one; SB3's ``learning_starts`` default is
     100).  Those first transitions come from the untrained policy's samples, as every algorithm
-    here collects them; SB3/sbx and the authors' softlearning collect them with uniformly random
+    here collects them; SB3 and sbx (``learning_starts``) collect them with uniformly random
     actions instead.  This differs from the comparison partner (docs page *Soft actor-critic*,
     the sbx comparison) and is not yet an option.
     """
