@@ -397,10 +397,9 @@ def test_hopper_physics_check_catches_a_missing_healthy_reward():
 
 @pytest.mark.slow
 def test_hopper_terminates_and_resets():
-    """Fallen hoppers terminate on the step gymnasium does, and the next state is a fresh episode's."""
+    """Toppled hoppers terminate on the step gymnasium does, and the next state is a fresh episode's."""
     qpos, qvel, actions = draw("Hopper-v5", 3)
-    qpos[:, 1] = 0.72  # just above the healthy height, falling
-    qvel[:, 1] = -3.0
+    qpos[:, 1], qpos[:, 2], qvel[:, 2] = 1.25, 0.5, 0.0  # torso tilted 0.5 rad, beyond the healthy 0.2
     out = run_mjx("Hopper-v5", qpos, qvel, actions)
     assert out.terminated[:, 0].all(), out.terminated
     assert (out.steps[:, 0] == 0).all()

@@ -79,7 +79,7 @@ def uses_jax_loop(env_id: str, loop: str = "auto") -> bool:
     twin).  ``loop="auto"``: when the task has a twin, except that a twin declared not for
     the CPU (``jax_twin_on_cpu = False``: the MJX MuJoCo tasks, slower than C MuJoCo there)
     is used only on an accelerator.  The run directory's ``loop`` records the choice; for the
-    MuJoCo tasks ``"jax"`` means MJX physics and ``"gym"`` C MuJoCo.
+    MuJoCo tasks ``"jax"`` means MJX physics and ``"gym"`` C MuJoCo (spec deviation ``dev-mjx-physics``).
     """
     if loop not in LOOPS:
         raise ValueError(f"unknown loop {loop!r}; choose one of {', '.join(LOOPS)}")
