@@ -198,7 +198,7 @@ def reward_terms(spec: LocomotionSpec, x_before, x_after, action, healthy, dt: f
 
     Returns:
       ``{"reward", "x_velocity", "reward_forward", "reward_ctrl", "reward_survive"}`` (the
-      control term negative, as gymnasium's ``info`` reports it).
+        control term negative, as gymnasium's ``info`` reports it).
 
     Example:
       >>> terms = reward_terms(HALF_CHEETAH, 0.0, 0.1, jnp.ones(6), True, 0.05)
