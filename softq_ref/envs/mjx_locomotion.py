@@ -40,9 +40,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import importlib.resources
-import importlib.util
 import io
+from importlib import resources
+from importlib.util import find_spec
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -230,7 +230,7 @@ def terminated(spec: LocomotionSpec, healthy) -> jax.Array:
 def mjx_available() -> bool:
     """Whether MJX is importable (``mujoco.mjx``: the ``mujoco-mjx`` package)."""
     try:
-        return importlib.util.find_spec("mujoco.mjx") is not None
+        return find_spec("mujoco.mjx") is not None
     except ImportError:  # mujoco itself is missing
         return False
 
@@ -247,7 +247,7 @@ def _import_mjx():
 
 def scene_xml(spec: LocomotionSpec) -> str:
     """The text of gymnasium's v5 XML file of the task."""
-    return (importlib.resources.files("gymnasium.envs.mujoco") / "assets" / spec.xml_file).read_text()
+    return (resources.files("gymnasium.envs.mujoco") / "assets" / spec.xml_file).read_text()
 
 
 def mj_model(spec: LocomotionSpec):
