@@ -3,9 +3,112 @@
 #   bash benchmarks/gpu.sh            # full
 #   bash benchmarks/gpu.sh --quick    # smoke run (also on a CPU)
 # Writes benchmarks/results/device-<backend>.json (raw figures) and .txt (the table).
+#
+# MuJoCo in the jitted loop (MJX; needs `pip install softq_ref[mjx]` and a jax with the device's plugin):
+#   bash benchmarks/gpu.sh --mjx          # env steps/s of MJX HalfCheetah-v5 for 1..4096 vmapped scenes, then
+#                                         # the issue's target: a 1M-step SQL run on it (--loop auto, which must
+#                                         # pick the jitted loop on the accelerator) in under 15 minutes
+#   bash benchmarks/gpu.sh --mjx --quick  # smoke run, also on a CPU (forces the jitted loop there)
+# Writes benchmarks/results/mjx-<backend>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 PY="${PYTHON:-python}"
 "$PY" -c 'import jax; print("jax", jax.__version__, "backend", jax.default_backend(), jax.devices())'
-exec timeout 900 "$PY" -m benchmarks --gpu "$@"
+if [[ "${1:-}" != "--mjx" ]]; then
+  exec timeout 900 "$PY" -m benchmarks --gpu "$@"
+fi
+shift
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+export QUICK
+exec timeout 1500 "$PY" - <<'PYEOF'
+import json, os, sys, tempfile, time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from softq_ref.envs import mjx_locomotion as ml
+from softq_ref.train import launch
+
+quick = os.environ["QUICK"] == "1"
+backend = jax.default_backend()
+out = {"backend": backend, "devices": [str(d) for d in jax.devices()], "jax": jax.__version__, "quick": quick}
+
+# 1. Environment steps alone: jit(vmap(scan of 100 steps of random actions)), N scenes.
+env = ml.half_cheetah_env()
+inner = 20 if quick else 100
+
+
+def steps(states, key):
+    def body(s, k):
+        a = jax.random.uniform(k, (s.qpos.shape[0], env.action_dim), minval=-1.0, maxval=1.0)
+        keys = jax.random.split(k, s.qpos.shape[0])
+        s, *_ = jax.vmap(env.step_autoreset)(s, a, keys)
+        return s, None
+    return jax.lax.scan(body, states, jax.random.split(key, inner))[0]
+
+
+fn = jax.jit(steps, donate_argnums=0)
+rows = []
+for n in ([1, 8, 64] if quick else [1, 64, 1024, 4096]):
+    states, _ = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+    t0 = time.perf_counter(); states = jax.block_until_ready(fn(states, jax.random.PRNGKey(1)))
+    compile_s = time.perf_counter() - t0
+    reps = 3
+    t0 = time.perf_counter()
+    for r in range(reps):
+        states = fn(states, jax.random.PRNGKey(2 + r))
+    jax.block_until_ready(states)
+    per_step = (time.perf_counter() - t0) / (reps * inner)
+    rows.append({"scenes": n, "ms_per_step": 1e3 * per_step, "scene_steps_per_s": n / per_step,
+                 "first_call_s": compile_s})
+    print(f"MJX HalfCheetah-v5, {n:5d} scenes: {1e3 * per_step:8.3f} ms per step, "
+          f"{n / per_step:12.0f} scene-steps/s (first call {compile_s:.1f} s)", flush=True)
+out["env_steps"] = rows
+
+# For comparison: gymnasium's HalfCheetah-v5 (C MuJoCo, float64) on this machine's CPU, one scene.
+import gymnasium as gym
+
+genv = gym.make("HalfCheetah-v5")
+genv.reset(seed=0)
+rng = np.random.default_rng(0)
+acts = rng.uniform(-1, 1, (2000, 6)).astype(np.float32)
+t0 = time.perf_counter()
+for a in acts:
+    _, _, term, trunc, _ = genv.step(a)
+    if term or trunc:
+        genv.reset()
+c_ms = 1e3 * (time.perf_counter() - t0) / len(acts)
+out["c_mujoco_ms_per_step"] = c_ms
+print(f"C MuJoCo (gymnasium) HalfCheetah-v5, 1 scene: {c_ms:.3f} ms per step", flush=True)
+
+# 2. The target: SQL (mujoco preset) on MJX HalfCheetah-v5, 1M steps, one seed, --loop auto.
+total = 3000 if quick else 1_000_000
+loop = "jax" if quick else "auto"
+config = launch.make_config("sql", "HalfCheetah-v5", steps=total)
+if quick:
+    config = config.replace(min_replay_size=1000)
+chosen = launch.uses_jax_loop("HalfCheetah-v5", loop)
+print(f"--loop {loop} on {backend}: {'jitted loop (MJX)' if chosen else 'host loop (C MuJoCo)'}", flush=True)
+if not chosen:
+    sys.exit("the automatic choice did not pick MJX on this device; is it an accelerator?")
+run_dir = Path(tempfile.mkdtemp(prefix="mjx-cheetah-"))
+t0 = time.perf_counter()
+launch.train(config, env_id="HalfCheetah-v5", seeds=[0], out_dir=run_dir / "run", loop=loop,
+             chunk_steps=1000 if quick else 10_000, progress=True)
+seconds = time.perf_counter() - t0
+meta = json.loads((run_dir / "run" / "config.json").read_text())
+lines = (run_dir / "run" / "metrics.csv").read_text().splitlines()
+header, last = lines[0].split(","), lines[-1].split(",")
+final = dict(zip(header, last))
+out["run"] = {"steps": total, "seconds": seconds, "loop": meta["loop"], "last_row": final, "run_dir": str(run_dir)}
+target = "" if quick else ("  PASS (<= 900 s)" if seconds <= 900 else "  MISS (> 900 s)")
+print(f"SQL on MJX HalfCheetah-v5, {total} steps: {seconds:.0f} s, loop {meta['loop']}, "
+      f"last chunk mean return {final.get('mean_return')}{target}", flush=True)
+path = Path("benchmarks/results") / f"mjx-{backend}{'-quick' if quick else ''}.json"
+path.write_text(json.dumps(out, indent=2) + "\n")
+print(f"wrote {path}")
+PYEOF

@@ -7,7 +7,9 @@
 * :mod:`softq_ref.envs.task` -- the task contract (presets, horizon, action space,
   episode-statistics hook, JAX twin) and the registry of declared tasks;
   :mod:`softq_ref.envs.multigoal_task` declares the multi-goal task, ``softq_ref.envs.classic``
-  CartPole-v1 and Acrobot-v1 (discrete actions; gymnax's JAX versions as their twins).
+  CartPole-v1 and Acrobot-v1 (discrete actions; gymnax's JAX versions as their twins),
+  ``softq_ref.envs.mjx_locomotion`` HalfCheetah-v5, Hopper-v5 and Swimmer-v5 (MJX twins,
+  chosen automatically on an accelerator only).
 
 Registration happens on import and is idempotent: importing this package again,
 or after the id is already registered, neither re-registers nor warns.  The id is
@@ -33,7 +35,7 @@ from softq_ref.envs.multigoal import (
     step_autoreset,
 )
 from softq_ref.envs.multigoal_gym import MultiGoalEnv
-from softq_ref.envs import classic, exploration, locomotion, multigoal_task
+from softq_ref.envs import classic, exploration, locomotion, mjx_locomotion, multigoal_task
 from softq_ref.envs.task import JaxEnv, Task, register_task, task_for
 
 MULTIGOAL_ID = multigoal_task.MULTIGOAL_ID
@@ -62,6 +64,9 @@ register_task(exploration.SNAKE_TASK)
 register_task(exploration.MAZE_TASK)
 register_task(locomotion.ANY_SPEED_TASK)
 register_task(locomotion.BACKWARD_TASK)
+register_task(mjx_locomotion.HALF_CHEETAH_TASK)
+register_task(mjx_locomotion.HOPPER_TASK)
+register_task(mjx_locomotion.SWIMMER_TASK)
 
 __all__ = [
     "BOUND",

@@ -4,7 +4,8 @@ What the ``softq-ref train`` command needs and no loop should know: the preset c
 the task (its first declared preset unless one is named; a preset the task does not list is
 refused), the episode length is the task's own or the environment's time limit (the preset's
 only when the environment has neither), and the jitted loop is used when the task has a JAX
-twin.  ``config.json`` records exactly the config that ran.
+twin (for the MJX MuJoCo twins: only on an accelerator, see :func:`uses_jax_loop`).
+``config.json`` records exactly the config that ran.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from softq_ref.agent.algorithm import action_space_mismatch
 from softq_ref.agent.config import PRESETS
 from softq_ref.envs.task import task_for
 from softq_ref.train import gym_loop, runner
+
+#: The ``loop`` choices: ``auto`` (by task and device), ``jax`` (the jitted loop), ``gym`` (the host loop).
+LOOPS = ("auto", "jax", "gym")
 
 
 def make_config(algo_name: str, env_id: str, *, preset: str | None = None, steps: int | None = None,
@@ -61,9 +65,32 @@ def env_time_limit(env_id: str) -> int | None:
         env.close()
 
 
+def on_accelerator() -> bool:
+    """Whether JAX's default device is an accelerator (GPU, TPU), not the CPU."""
+    import jax
+
+    return jax.default_backend() != "cpu"
+
+
 def uses_jax_loop(env_id: str, loop: str = "auto") -> bool:
-    """Whether a run of ``env_id`` goes through the jitted loop (its task has a JAX twin, ``loop != "gym"``)."""
-    return loop != "gym" and task_for(env_id).jax_env is not None
+    """Whether a run of ``env_id`` goes through the jitted loop.
+
+    ``loop="gym"``: never.  ``loop="jax"``: always (``ValueError`` when the task has no JAX
+    twin).  ``loop="auto"``: when the task has a twin, except that a twin declared not for
+    the CPU (``jax_twin_on_cpu = False``: the MJX MuJoCo tasks, slower than C MuJoCo there)
+    is used only on an accelerator.  The run directory's ``loop`` records the choice; for the
+    MuJoCo tasks ``"jax"`` means MJX physics and ``"gym"`` C MuJoCo (spec deviation ``dev-mjx-physics``).
+    """
+    if loop not in LOOPS:
+        raise ValueError(f"unknown loop {loop!r}; choose one of {', '.join(LOOPS)}")
+    task = task_for(env_id)
+    if loop == "gym":
+        return False
+    if task.jax_env is None:
+        if loop == "jax":
+            raise ValueError(f"{env_id!r} has no JAX version; train it with the gymnasium host loop")
+        return False
+    return loop == "jax" or getattr(task, "jax_twin_on_cpu", True) or on_accelerator()
 
 
 def train(config, *, env_id: str, seeds, out_dir: Path, loop: str = "auto", chunk_steps: int = 1000,
