@@ -124,6 +124,7 @@ SWEEP_SHORTCUTS = ("alpha", "discount", "q_lr", "policy_lr")
 
 
 def _sweep(args) -> int:
+    from softq_ref.envs.task import task_for
     from softq_ref.train import launch, sweep
 
     if args.resume:
@@ -158,7 +159,7 @@ def _sweep(args) -> int:
             if getattr(args, name) is not None and getattr(args, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
         algo = args.algo or "sql"
-        if not launch.uses_jax_loop(env_id):
+        if task_for(env_id).jax_env is None:
             raise UserError(f"{env_id} has no JAX version; a sweep runs the jitted loop only (use train --seeds for it)")
         base_alpha = None  # with alpha swept, the base config need not have a published reward scale
         if "alpha" in grid and algo == "sql":
@@ -263,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="episode length (default: the task's own, else the environment's time limit, else the preset's)")
     train.add_argument("--out", default=None, help="run directory, new or empty (default: runs/<algo>-<env>-<time>)")
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run (or extend it with --steps)")
-    train.add_argument("--loop", choices=["auto", "gym"], default=None, help="force the gymnasium host loop")
+    train.add_argument("--loop", choices=["auto", "jax", "gym"], default=None,
+                       help="auto (default): the jitted loop when the task has a JAX twin (MJX MuJoCo only on an "
+                            "accelerator); jax: force the jitted loop (MJX for the MuJoCo tasks); gym: force the host loop")
     train.add_argument("--chunk-steps", type=int, default=None,
                        help="steps per compiled chunk of the JAX loop (default: 1000); metrics and checkpoints are written between chunks")
     train.add_argument("--log-every", type=int, default=None, help="host loop: steps between metric rows (default: 1000)")

@@ -19,7 +19,7 @@ A campaign is one TOML file (``experiments/<name>.toml``)::
     eval_modes = ["stochastic"]     # "stochastic" (the behaviour policy) and/or "deterministic" (act)
     config = {min_replay_size = 1000}   # optional: other config fields, applied after the preset
     init_from = "sql-pretrain"      # optional: start from the same seed's final agent of that group
-    loop = "auto"                   # optional: "gym" forces the host loop
+    loop = "auto"                   # optional: "gym" forces the host loop, "jax" the jitted one (MJX)
 
 Every mistake in the file is a :class:`CampaignError` with one line naming the file and the key.
 The group's checked settings (:meth:`Group.fingerprint`) are stored with every run it starts, so a
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EVAL_MODES = ("stochastic", "deterministic")
-LOOPS = ("auto", "gym")
+LOOPS = ("auto", "jax", "gym")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = {"campaign", "group"}
 _CAMPAIGN_KEYS = {"name", "description", "fixed", "steps", "eval_every", "eval_episodes", "seeds",

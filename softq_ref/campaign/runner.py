@@ -276,6 +276,21 @@ def _mean(values) -> float:
     return sum(values) / len(values)
 
 
+def _loop(run: Run) -> str:
+    """The loop a run trains with: a group's ``auto`` never switches physics with the device.
+
+    A task whose JAX twin is meant for accelerators only (the MJX MuJoCo tasks, spec deviation
+    ``dev-mjx-physics``) trains with C MuJoCo through the host loop in a campaign whatever the
+    machine, so that every run of a campaign has the same physics; a new campaign file that says
+    ``loop = "jax"`` is the way to run MJX.
+    """
+    from softq_ref.envs.task import task_for
+
+    if run.group.loop == "auto" and not task_for(run.group.task).jax_twin_on_cpu:
+        return "gym"
+    return run.group.loop
+
+
 def _train_to(campaign: Campaign, run: Run, train_dir: Path, target: int, *, progress: bool) -> None:
     """Bring the run directory to ``target`` steps: create it, finish an interrupted segment, or extend it."""
     from softq_ref.io.run_dir import RunDir
@@ -290,10 +305,10 @@ def _train_to(campaign: Campaign, run: Run, train_dir: Path, target: int, *, pro
         return
     config = _config(run, target)
     if run.group.init_from is None:
-        launch.train(config, env_id=run.group.task, seeds=[run.seed], out_dir=train_dir, loop=run.group.loop,
+        launch.train(config, env_id=run.group.task, seeds=[run.seed], out_dir=train_dir, loop=_loop(run),
                      progress=progress)
         return
-    if launch.uses_jax_loop(run.group.task, run.group.loop):
+    if launch.uses_jax_loop(run.group.task, _loop(run)):
         raise CampaignError(f"{run.name}: init_from is supported with the gymnasium host loop only (set loop = \"gym\")")
     from softq_ref.envs.task import task_for
 

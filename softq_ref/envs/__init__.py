@@ -8,7 +8,7 @@
   episode-statistics hook, JAX twin) and the registry of declared tasks;
   :mod:`softq_ref.envs.multigoal_task` declares the multi-goal task, ``softq_ref.envs.classic``
   CartPole-v1 and Acrobot-v1 (discrete actions; gymnax's JAX versions as their twins),
-  ``softq_ref.envs.mjx_locomotion`` HalfCheetah-v5, Hopper-v5 and Swimmer-v5 (MJX twins,
+  :mod:`softq_ref.envs.mjx_locomotion` HalfCheetah-v5, Hopper-v5 and Swimmer-v5 (MJX twins,
   chosen automatically on an accelerator only).
 
 Registration happens on import and is idempotent: importing this package again,

@@ -30,7 +30,7 @@ MuJoCo's solver warm start is the only other input that changes a step's result.
 Actions are the agent's ``[-1, 1]^d``, mapped affinely onto the actuators' control range
 (all three tasks' ranges are ``[-1, 1]``, so the map is the identity), as the host loop does.
 
-Which loop runs a task is chosen by device (:class:`AcceleratorTask`): on a CPU MJX is
+Which loop runs a task is chosen by device (``Task.jax_twin_on_cpu = False``): on a CPU MJX is
 slower than C MuJoCo for one scene, so the host loop stays the default there; on a GPU
 or TPU the MJX twin and the jitted loop are.
 """
@@ -386,21 +386,10 @@ def swimmer_env() -> JaxEnv:
 # The tasks.
 
 
-@dataclass(frozen=True)
-class AcceleratorTask(Task):
-    """A task whose JAX twin the automatic loop choice uses only on an accelerator.
-
-    ``jax_twin_on_cpu = False``: on a CPU, MJX is slower than C MuJoCo for one scene (see
-    docs/scale.md), so ``--loop auto`` keeps the gymnasium host loop there; on a GPU or TPU
-    it picks the twin and the jitted loop (:func:`softq_ref.train.launch.uses_jax_loop`).
-    """
-
-    jax_twin_on_cpu: bool = False
-
-
-def _task(spec: LocomotionSpec, factory) -> AcceleratorTask:
-    return AcceleratorTask(env_id=spec.env_id, presets=("mujoco",), horizon=spec.max_steps,
-                           jax_env=factory if mjx_available() else None)
+def _task(spec: LocomotionSpec, factory) -> Task:
+    """The task, its MJX twin used by ``--loop auto`` only on an accelerator (``jax_twin_on_cpu=False``)."""
+    return Task(env_id=spec.env_id, presets=("mujoco",), horizon=spec.max_steps,
+                jax_env=factory if mjx_available() else None, jax_twin_on_cpu=False)
 
 
 HALF_CHEETAH_TASK = _task(HALF_CHEETAH, half_cheetah_env)

@@ -55,6 +55,9 @@ class Task:
       episode_stats: ``episode_stats(info) -> int [len(stat_names)]`` for the ``info`` of an
         episode's last step; works on the JAX twin's dict of arrays and on gymnasium's dict.
       jax_env: a factory of the task's :class:`JaxEnv` (``None``: host loop only).
+      jax_twin_on_cpu: ``False`` when the automatic loop choice should use the twin only on an
+        accelerator (the MJX MuJoCo tasks: slower than C MuJoCo on a CPU for one scene; see
+        :func:`softq_ref.train.launch.uses_jax_loop`).
     """
 
     env_id: str
@@ -64,6 +67,7 @@ class Task:
     stat_names: tuple[str, ...] = ()
     episode_stats: Callable | None = None
     jax_env: Callable[[], JaxEnv] | None = None
+    jax_twin_on_cpu: bool = True
 
 
 _TASKS: dict[str, Task] = {}

@@ -90,7 +90,7 @@ def uses_jax_loop(env_id: str, loop: str = "auto") -> bool:
         if loop == "jax":
             raise ValueError(f"{env_id!r} has no JAX version; train it with the gymnasium host loop")
         return False
-    return loop == "jax" or getattr(task, "jax_twin_on_cpu", True) or on_accelerator()
+    return loop == "jax" or task.jax_twin_on_cpu or on_accelerator()
 
 
 def train(config, *, env_id: str, seeds, out_dir: Path, loop: str = "auto", chunk_steps: int = 1000,
