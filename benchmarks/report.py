@@ -11,7 +11,8 @@ from pathlib import Path
 
 #: (key, description, comparison, threshold)
 TARGETS = {
-    "train_step_mujoco_ceiling": ("train_step (mujoco) GFLOP/s / matmul ceiling, paired", ">=", 0.50),
+    # Issue 13, item 5: the CPU update at >= 60% of the matmul ceiling (it was 50% before).
+    "train_step_mujoco_ceiling": ("train_step (mujoco) GFLOP/s / matmul ceiling, paired", ">=", 0.60),
     "jitted_loop_overhead": ("jitted loop step / train_step (multigoal) - 1, paired", "<=", 0.10),
     "vmap_8_seeds": ("8 vmapped seeds / 1 seed (time per step)", "<=", 4.0),
     "multigoal_10k_s": ("10k multi-goal steps, one seed (s, extrapolated)", "<", 10.0),

@@ -71,14 +71,14 @@ def train_step(state: DDPGState, batch: Transition, key: jax.Array) -> tuple[DDP
     """One critic and one actor update, both at the step's starting parameters."""
     del key  # DDPG's update is deterministic given the batch.
     hp = state.hparams
-    next_actions = jax.vmap(state.actor_target)(batch.next_obs)
-    next_q = jax.vmap(state.q_target)(batch.next_obs, next_actions)
+    next_actions = state.actor_target.rows(batch.next_obs)
+    next_q = state.q_target.rows(batch.next_obs, next_actions)
     target = soft_bellman_target(hp.reward_scale * batch.reward, hp.discount, batch.done, next_q)
 
     new_q, q_opt_state, q_loss, q_pred = regress_q(state.q, state.q_opt_state, batch.obs, batch.action, target)
 
     def actor_loss_fn(actor):
-        return -jnp.mean(jax.vmap(state.q)(batch.obs, jax.vmap(actor)(batch.obs)))
+        return -jnp.mean(state.q.rows(batch.obs, actor.rows(batch.obs)))
 
     actor_loss, actor_grads = eqx.filter_value_and_grad(actor_loss_fn)(state.actor)
     new_actor, actor_opt_state = adam_step(state.actor, actor_grads, state.actor_opt_state)

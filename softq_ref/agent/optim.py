@@ -39,11 +39,12 @@ def regress_q(q: eqx.Module, opt_state: optax.OptState, obs: jax.Array, action: 
     """One Adam step on eq. (11), ``0.5 * mean((target - Q(s, a))^2)``, with ``target`` held fixed.
 
     Returns ``(new_q, new_opt_state, loss, q_pred)``; the loss and predictions are those at the
-    parameters the step started with.
+    parameters the step started with.  ``q`` is a :class:`~softq_ref.agent.networks.QNetwork`
+    (evaluated on the minibatch's rows with ``q.rows``, i.e. ``jax.vmap(q)`` as row-major products).
     """
 
     def loss_fn(q):
-        q_pred = jax.vmap(q)(obs, action)
+        q_pred = q.rows(obs, action)
         return soft_q_loss(q_pred, target), q_pred
 
     (loss, q_pred), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(q)

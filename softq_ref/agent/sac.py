@@ -153,6 +153,16 @@ class TanhGaussianActor(eqx.Module):
     def mode(self, obs: jax.Array) -> jax.Array:
         return jnp.tanh(self.distribution(obs)[0])
 
+    def sample_rows(self, obs: jax.Array, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``jax.vmap(self.sample)(obs, keys)`` for ``[N, obs_dim]`` observations and ``N`` keys, the
+        network evaluated as row-major products (``MLP.rows``): ``([N, action_dim], [N])``, the same
+        noise from the same keys."""
+        out = self.net.rows(obs)
+        mean, log_std = out[:, : self.action_dim], jnp.clip(out[:, self.action_dim :], LOG_STD_MIN, LOG_STD_MAX)
+        noise = jax.vmap(lambda k: jax.random.normal(k, (self.action_dim,), mean.dtype))(keys)
+        u = mean + jnp.exp(log_std) * noise
+        return jnp.tanh(u), tanh_gaussian_log_prob(u, mean, log_std)
+
 
 class SACHParams(NamedTuple):
     """Traced hyperparameters: changing them does not recompile ``train_step``."""
@@ -203,19 +213,19 @@ def init(config: SACConfig, obs_dim: int, action_dim: int, key: jax.Array) -> SA
 
 def _sample_batch(actor: TanhGaussianActor, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
     keys = jax.random.split(key, obs.shape[0])
-    return jax.vmap(actor.sample)(obs, keys)
+    return actor.sample_rows(obs, keys)
 
 
 def critic_target(state: SACState, batch: Transition, key: jax.Array) -> jax.Array:
     """Eq. (5)'s target, ``[B]``: one fresh action per next state, min over the target critics (spec ``eq-sac-5``)."""
     next_action, next_log_prob = _sample_batch(state.actor, batch.next_obs, key)
-    next_q = jnp.stack([jax.vmap(q)(batch.next_obs, next_action) for q in state.critics_target])
+    next_q = jnp.stack([q.rows(batch.next_obs, next_action) for q in state.critics_target])
     return sac_q_target(batch.reward, state.hparams.discount, batch.done, next_q, next_log_prob, jnp.exp(state.log_alpha))
 
 
 def critic_loss(critics, batch: Transition, target: jax.Array) -> jax.Array:
     """The sum over the two critics of eq. (11)'s ``0.5 * mean((Q_i(s, a) - y)^2)``."""
-    return sum(soft_q_loss(jax.vmap(q)(batch.obs, batch.action), target) for q in critics)
+    return sum(soft_q_loss(q.rows(batch.obs, batch.action), target) for q in critics)
 
 
 def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACState, dict[str, jax.Array]]:
@@ -236,7 +246,7 @@ def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACS
 
     def actor_loss_fn(actor):
         action, log_prob = _sample_batch(actor, batch.obs, k_actor)
-        q_min = jnp.minimum(*(jax.vmap(q)(batch.obs, action) for q in critics))
+        q_min = jnp.minimum(*(q.rows(batch.obs, action) for q in critics))
         return sac_policy_loss(log_prob, q_min, jax.lax.stop_gradient(alpha)), log_prob
 
     (policy_loss, log_prob), pi_grads = eqx.filter_value_and_grad(actor_loss_fn, has_aux=True)(state.actor)

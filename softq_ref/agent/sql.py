@@ -98,15 +98,15 @@ def init(config: SQLConfig, obs_dim: int, action_dim: int, key: jax.Array) -> SQ
 def _q_batch(q: QNetwork, obs: jax.Array, actions: jax.Array) -> jax.Array:
     """Q at ``[B, N, d]`` actions (or ``[N, d]`` shared by every state) for ``[B, obs_dim]`` observations: ``[B, N]``.
 
-    One batched call; each state's share of the first layer is computed once (``QNetwork.at_actions``).
+    One batched call (``QNetwork.at_pairs``: ``jax.vmap(q.at_actions)`` as row-major products);
+    each state's share of the first layer is computed once.
     """
-    in_axes = (0, 0) if actions.ndim == 3 else (0, None)
-    return jax.vmap(q.at_actions, in_axes=in_axes)(obs, actions)
+    return q.at_pairs(obs, actions)
 
 
 def _sample_batch(policy: SamplingNetwork, obs: jax.Array, xi: jax.Array) -> jax.Array:
-    """Sampler outputs for ``[B, N, d]`` noise: ``[B, N, d]`` in one batched call."""
-    return jax.vmap(policy.at_noise)(obs, xi)
+    """Sampler outputs for ``[B, N, d]`` noise: ``[B, N, d]`` in one batched call (``SamplingNetwork.at_pairs``)."""
+    return policy.at_pairs(obs, xi)
 
 
 def _policy_log_density(policy: SamplingNetwork, obs: jax.Array, xi: jax.Array) -> jax.Array:
