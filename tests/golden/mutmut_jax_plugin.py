@@ -25,6 +25,7 @@ What makes a mutant cheap (measured in docs/mutation.md):
 """
 
 import os
+from pathlib import Path
 
 import jax
 from hypothesis import HealthCheck, settings
@@ -32,7 +33,15 @@ from hypothesis import HealthCheck, settings
 PLAIN = os.environ.get("SOFTQ_MUTMUT_PLAIN") == "1"
 
 
+def _link_spec() -> None:
+    """mutmut copies no symlinks: recreate the package's ``softq_ref/_spec -> ../spec`` in ``mutants/``."""
+    link = Path("softq_ref") / "_spec"
+    if Path.cwd().name == "mutants" and Path("spec").is_dir() and not link.exists():
+        link.symlink_to(Path("..") / "spec")
+
+
 def pytest_configure(config):
+    _link_spec()
     if PLAIN:
         return
     # Loaded after tests/conftest.py has loaded its own profile, so this one wins.
