@@ -281,6 +281,7 @@ def test_eq_sac_18_closed_form_and_default_target():
     # log alpha = log 2, log pi = [-1, -3], target -1:  -2 * mean([-2, -4]) = 6.
     assert float(sac_temperature_loss(math.log(2.0), jnp.array([-1.0, -3.0]), -1.0)) == pytest.approx(6.0)
     assert default_target_entropy(6) == -6.0
+    assert default_target_entropy(1) == -1.0  # the smallest action space is valid
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="action_dim"):
             default_target_entropy(bad)
