@@ -326,3 +326,19 @@ def test_def_polyak_target_closed_form_on_modules():
     for _ in range(10):
         t = polyak_update(t, online, 0.1)
     np.testing.assert_allclose(t.weight - online.weight, 0.9**10 * (target.weight - online.weight), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- found by mutation testing (docs/mutation.md)
+
+
+def test_eq_sac_outputs_keep_the_dtype_of_the_policy_and_temperature_when_other_inputs_are_wider():
+    """A float32 policy's log-density and a float32 temperature's loss stay float32 when the other inputs
+    arrive in float64 (x64 is on in this file): each input is cast to the dtype of the first."""
+    u32 = jnp.array([[0.3, -0.2]], jnp.float32)
+    out = tanh_gaussian_log_prob(u32, np.array([[0.1, 0.0]]), np.array([[-0.5, 0.2]]))
+    assert out.dtype == jnp.float32
+    np.testing.assert_allclose(out, tanh_gaussian_log_prob(np.asarray(u32, np.float64), np.array([[0.1, 0.0]]),
+                                                           np.array([[-0.5, 0.2]])), rtol=1e-5)
+    loss = sac_temperature_loss(jnp.float32(0.0), np.array([-2.0]), np.float64(1.0))
+    assert loss.dtype == jnp.float32
+    assert float(loss) == pytest.approx(1.0)
