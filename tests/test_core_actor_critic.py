@@ -342,3 +342,27 @@ def test_eq_sac_outputs_keep_the_dtype_of_the_policy_and_temperature_when_other_
     loss = sac_temperature_loss(jnp.float32(0.0), np.array([-2.0]), np.float64(1.0))
     assert loss.dtype == jnp.float32
     assert float(loss) == pytest.approx(1.0)
+
+
+def test_eq_sac_5_next_q_needs_exactly_one_nonempty_leading_critic_axis():
+    # One transition (a scalar reward) with two critics: min(3, 1) - 0.5 * (-2) = 2; 1 + 0.5 * 2 = 2.
+    assert float(sac_q_target(1.0, 0.5, 0.0, jnp.array([3.0, 1.0]), -2.0, 0.5)) == pytest.approx(2.0)
+    for reward, next_q in ((jnp.zeros(3), jnp.zeros((0, 3))),   # no critic at all
+                           (jnp.array(0.0), jnp.array(1.0)),    # no critic axis
+                           (jnp.zeros(3), jnp.zeros((2, 4)))):  # the wrong batch
+        with pytest.raises(ValueError, match=r"next_q must have shape \[N\] \+ reward.shape"):
+            sac_q_target(reward, 0.9, 0.0, next_q, jnp.zeros(reward.shape), 0.1)
+
+
+def test_eq_sac_5_wider_inputs_give_exactly_the_result_in_the_reward_dtype():
+    """Everything is cast to the reward's dtype first, so float64 critics give the float32 answer bit for bit.
+    1 + 2^-24 is no float32 (it rounds to 1): with alpha = 1 and log pi = -2^-24 the soft value is 1 + 2^-24
+    in float32 arithmetic (rounds to 1) but 1 + 2^-23 if computed in float64 and rounded only at the end."""
+    next_q = np.array([[1.0 + 2.0**-24]])
+    next_log_prob = np.array([-(2.0**-24)])
+    reward = jnp.zeros(1, jnp.float32)
+    wide = sac_q_target(reward, 1.0, 0.0, next_q, next_log_prob, 1.0)
+    narrow = sac_q_target(reward, 1.0, 0.0, next_q.astype(np.float32), next_log_prob.astype(np.float32), 1.0)
+    assert wide.dtype == jnp.float32
+    np.testing.assert_array_equal(wide, narrow)
+    np.testing.assert_array_equal(narrow, [1.0])
