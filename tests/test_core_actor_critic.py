@@ -366,3 +366,8 @@ def test_eq_sac_5_wider_inputs_give_exactly_the_result_in_the_reward_dtype():
     assert wide.dtype == jnp.float32
     np.testing.assert_array_equal(wide, narrow)
     np.testing.assert_array_equal(narrow, [1.0])
+
+
+def test_eq_sac_5_next_q_error_names_the_expected_shape():
+    with pytest.raises(ValueError, match=r"next_q must have shape \[N\] \+ reward.shape = \[N, 2, 3\], got \(2, 3\)"):
+        sac_q_target(jnp.zeros((2, 3)), 0.9, 0.0, jnp.zeros((2, 3)), jnp.zeros((2, 3)), 0.1)
