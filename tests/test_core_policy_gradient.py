@@ -196,3 +196,8 @@ def test_eq_soft_pg_surrogate_rejects_anything_but_a_trajectory_of_scalars():
         soft_policy_gradient_surrogate(jnp.zeros((3, 2)), jnp.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"must both have shape \[T\], got \(3,\) and \(2,\)"):
         soft_policy_gradient_surrogate(jnp.zeros(3), jnp.zeros(2))
+
+
+def test_def_soft_return_default_bootstrap_is_zero():
+    # A finished episode: nothing follows the last step, G_T = 0.  Soft rewards [2, 0]: G_1 = 0, G_0 = 2.
+    np.testing.assert_allclose(soft_returns(jnp.array([1.0, 0.0]), jnp.array([-2.0, 0.0]), 0.5, 0.5), [2.0, 0.0])
