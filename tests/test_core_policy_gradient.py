@@ -201,3 +201,9 @@ def test_eq_soft_pg_surrogate_rejects_anything_but_a_trajectory_of_scalars():
 def test_def_soft_return_default_bootstrap_is_zero():
     # A finished episode: nothing follows the last step, G_T = 0.  Soft rewards [2, 0]: G_1 = 0, G_0 = 2.
     np.testing.assert_allclose(soft_returns(jnp.array([1.0, 0.0]), jnp.array([-2.0, 0.0]), 0.5, 0.5), [2.0, 0.0])
+
+
+def test_def_soft_return_keeps_the_reward_dtype_when_log_probs_are_wider():
+    g = soft_returns(jnp.array([1.0, 0.0], jnp.float32), np.array([-2.0, 0.0]), 0.5, 0.5)
+    assert g.dtype == jnp.float32
+    np.testing.assert_allclose(g, [2.0, 0.0])
