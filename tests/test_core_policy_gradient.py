@@ -209,9 +209,9 @@ def test_def_soft_return_keeps_the_reward_dtype_when_log_probs_are_wider():
     np.testing.assert_allclose(g, [2.0, 0.0])
 
 
-def test_def_soft_return_casts_done_and_alpha_to_the_reward_dtype_and_checks_done():
+def test_def_soft_return_casts_every_input_to_the_reward_dtype_and_checks_done():
     r32 = jnp.array([1.0, 0.0], jnp.float32)
-    g = soft_returns(r32, np.array([-2.0, 0.0]), np.float64(0.5), 0.5, np.array([1.0, 0.0]), 4.0)
+    g = soft_returns(r32, np.array([-2.0, 0.0]), np.float64(0.5), np.float64(0.5), np.array([1.0, 0.0]), np.float64(4.0))
     assert g.dtype == jnp.float32
     # done[0] = 1 cuts the return after step 0; G_1 = 0 + 0.5 * 4 = 2, G_0 = 2.
     np.testing.assert_allclose(g, [2.0, 2.0])
