@@ -216,6 +216,13 @@ def test_eq13_svgd_direction_bad_input_raises():
         svgd_direction(p, p, p, -1.0, 1.0)
     with pytest.raises(ValueError, match="at least one particle"):
         svgd_direction(jnp.zeros((0, 2)), jnp.zeros((0, 2)), p, 1.0, 1.0)
+    # The message names the argument that is wrong (found by mutation testing, docs/mutation.md).
+    with pytest.raises(ValueError, match=r"^fixed needs at least one particle"):
+        svgd_direction(jnp.zeros((0, 2)), jnp.zeros((0, 2)), p, 1.0, 1.0)
+    with pytest.raises(ValueError, match=r"^updated needs at least one particle"):
+        svgd_direction(p, p, jnp.zeros((0, 2)), 1.0, 1.0)
+    with pytest.raises(ValueError, match=r"^updated must have 2 dimensions"):
+        svgd_direction(p, p, jnp.zeros(2), 1.0, 1.0)
 
 
 GAUSS_MU, GAUSS_SIGMA, GAUSS_ALPHA = 1.5, 0.7, 0.5
