@@ -339,6 +339,9 @@ def test_eq_sac_outputs_keep_the_dtype_of_the_policy_and_temperature_when_other_
     assert out.dtype == jnp.float32
     np.testing.assert_allclose(out, tanh_gaussian_log_prob(np.asarray(u32, np.float64), np.array([[0.1, 0.0]]),
                                                            np.array([[-0.5, 0.2]])), rtol=1e-5)
+    v = sac_soft_value(jnp.array([1.0], jnp.float32), np.array([-2.0]), np.float64(0.5))
+    assert v.dtype == jnp.float32
+    np.testing.assert_array_equal(v, [2.0])
     loss = sac_temperature_loss(jnp.float32(0.0), np.array([-2.0]), np.float64(1.0))
     assert loss.dtype == jnp.float32
     assert float(loss) == pytest.approx(1.0)

@@ -366,7 +366,7 @@ def test_def_tanh_squash_closed_form_and_edge():
 @pytest.mark.parametrize("fn", [lambda x, y: rbf_kernel(x, y, 1.0), median_bandwidth], ids=["rbf_kernel", "median_bandwidth"])
 def test_eq13_kernel_and_bandwidth_errors_name_the_wrong_argument(fn):
     p = jnp.zeros((3, 2))
-    with pytest.raises(ValueError, match=r"^x must have 2 dimensions"):
+    with pytest.raises(ValueError, match=r"^x must have 2 dimensions, got shape \(2,\)"):
         fn(jnp.zeros(2), p)
     with pytest.raises(ValueError, match=r"^y must have 2 dimensions"):
         fn(p, jnp.zeros(2))
