@@ -295,3 +295,16 @@ def test_def_soft_values_keep_the_dtype_of_q_when_alpha_is_wider():
     np.testing.assert_allclose(exact["boltzmann_policy"], np.exp([np.array([1.0, 2.0, 3.0]) / 0.5 - z]), rtol=1e-6)
     # eq. (10) with K = 3 samples of proposal density e^-1: alpha log mean(exp(Q / alpha) / e^-1).
     np.testing.assert_allclose(exact["soft_value_is"], [0.5 * (z - np.log(3.0) + 1.0)], rtol=1e-6)
+
+
+def test_eq10_per_row_temperature_and_messages_of_soft_value_is():
+    """A temperature per row (alpha of shape [B]) gives each row the value of its own scalar temperature."""
+    from softq_ref.core import soft_value_is
+
+    q = jnp.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    log_prop = jnp.array([[-1.0, -0.5, -2.0], [0.0, -1.0, -0.3]])
+    both = soft_value_is(q, log_prop, jnp.array([0.5, 2.0]))
+    rows = [soft_value_is(q[i], log_prop[i], a) for i, a in enumerate((0.5, 2.0))]
+    np.testing.assert_allclose(both, rows, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^q_samples must have at least one dimension"):
+        soft_value_is(jnp.array(1.0), jnp.array(0.0), 1.0)
