@@ -308,3 +308,8 @@ def test_eq10_per_row_temperature_and_messages_of_soft_value_is():
     np.testing.assert_allclose(both, rows, rtol=1e-6)
     with pytest.raises(ValueError, match=r"^q_samples must have at least one dimension"):
         soft_value_is(jnp.array(1.0), jnp.array(0.0), 1.0)
+
+
+def test_def_entropy_error_names_probs():
+    with pytest.raises(ValueError, match=r"^probs must have at least one dimension"):
+        entropy(jnp.array(1.0))
