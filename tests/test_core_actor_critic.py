@@ -281,6 +281,7 @@ def test_eq_sac_18_closed_form_and_default_target():
     # log alpha = log 2, log pi = [-1, -3], target -1:  -2 * mean([-2, -4]) = 6.
     assert float(sac_temperature_loss(math.log(2.0), jnp.array([-1.0, -3.0]), -1.0)) == pytest.approx(6.0)
     assert default_target_entropy(6) == -6.0
+    assert default_target_entropy(1) == -1.0  # the smallest action space is valid
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="action_dim"):
             default_target_entropy(bad)
@@ -325,3 +326,51 @@ def test_def_polyak_target_closed_form_on_modules():
     for _ in range(10):
         t = polyak_update(t, online, 0.1)
     np.testing.assert_allclose(t.weight - online.weight, 0.9**10 * (target.weight - online.weight), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- found by mutation testing (docs/mutation.md)
+
+
+def test_eq_sac_outputs_keep_the_dtype_of_the_policy_and_temperature_when_other_inputs_are_wider():
+    """A float32 policy's log-density and a float32 temperature's loss stay float32 when the other inputs
+    arrive in float64 (x64 is on in this file): each input is cast to the dtype of the first."""
+    u32 = jnp.array([[0.3, -0.2]], jnp.float32)
+    out = tanh_gaussian_log_prob(u32, np.array([[0.1, 0.0]]), np.array([[-0.5, 0.2]]))
+    assert out.dtype == jnp.float32
+    np.testing.assert_allclose(out, tanh_gaussian_log_prob(np.asarray(u32, np.float64), np.array([[0.1, 0.0]]),
+                                                           np.array([[-0.5, 0.2]])), rtol=1e-5)
+    v = sac_soft_value(jnp.array([1.0], jnp.float32), np.array([-2.0]), np.float64(0.5))
+    assert v.dtype == jnp.float32
+    np.testing.assert_array_equal(v, [2.0])
+    loss = sac_temperature_loss(jnp.float32(0.0), np.array([-2.0]), np.float64(1.0))
+    assert loss.dtype == jnp.float32
+    assert float(loss) == pytest.approx(1.0)
+
+
+def test_eq_sac_5_next_q_needs_exactly_one_nonempty_leading_critic_axis():
+    # One transition (a scalar reward) with two critics: min(3, 1) - 0.5 * (-2) = 2; 1 + 0.5 * 2 = 2.
+    assert float(sac_q_target(1.0, 0.5, 0.0, jnp.array([3.0, 1.0]), -2.0, 0.5)) == pytest.approx(2.0)
+    for reward, next_q in ((jnp.zeros(3), jnp.zeros((0, 3))),   # no critic at all
+                           (jnp.array(0.0), jnp.array(1.0)),    # no critic axis
+                           (jnp.zeros(3), jnp.zeros((2, 4)))):  # the wrong batch
+        with pytest.raises(ValueError, match=r"next_q must have shape \[N\] \+ reward.shape"):
+            sac_q_target(reward, 0.9, 0.0, next_q, jnp.zeros(reward.shape), 0.1)
+
+
+def test_eq_sac_5_wider_inputs_give_exactly_the_result_in_the_reward_dtype():
+    """Everything is cast to the reward's dtype first, so float64 critics give the float32 answer bit for bit.
+    1 + 2^-24 is no float32 (it rounds to 1): with alpha = 1 and log pi = -2^-24 the soft value is 1 + 2^-24
+    in float32 arithmetic (rounds to 1) but 1 + 2^-23 if computed in float64 and rounded only at the end."""
+    next_q = np.array([[1.0 + 2.0**-24]])
+    next_log_prob = np.array([-(2.0**-24)])
+    reward = jnp.zeros(1, jnp.float32)
+    wide = sac_q_target(reward, 1.0, 0.0, next_q, next_log_prob, 1.0)
+    narrow = sac_q_target(reward, 1.0, 0.0, next_q.astype(np.float32), next_log_prob.astype(np.float32), 1.0)
+    assert wide.dtype == jnp.float32
+    np.testing.assert_array_equal(wide, narrow)
+    np.testing.assert_array_equal(narrow, [1.0])
+
+
+def test_eq_sac_5_next_q_error_names_the_expected_shape():
+    with pytest.raises(ValueError, match=r"next_q must have shape \[N\] \+ reward.shape = \[N, 2, 3\], got \(2, 3\)"):
+        sac_q_target(jnp.zeros((2, 3)), 0.9, 0.0, jnp.zeros((2, 3)), jnp.zeros((2, 3)), 0.1)

@@ -94,3 +94,15 @@ def test_eq11_shape_mismatch_raises():
 def test_eq11_discount_out_of_range_raises(discount):
     with pytest.raises(ValueError, match=r"discount must lie in \[0, 1\]"):
         soft_bellman_target(jnp.zeros((2,)), discount, jnp.zeros((2,)), jnp.zeros((2,)))
+
+
+# --------------------------------------------------------------------------- found by mutation testing (docs/mutation.md)
+
+
+def test_eq11_target_keeps_the_reward_dtype_when_the_other_inputs_are_wider():
+    """A float32 critic's target stays float32 when done, the discount and V(s') arrive in float64."""
+    with jax.enable_x64(True):
+        target = soft_bellman_target(jnp.array([1.0, 2.0], jnp.float32), np.float64(0.5), np.array([0.0, 1.0]),
+                                     np.array([4.0, 4.0]))
+    assert target.dtype == jnp.float32
+    np.testing.assert_array_equal(target, [3.0, 2.0])

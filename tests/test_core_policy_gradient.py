@@ -169,3 +169,51 @@ def test_eq_soft_pg_gaussian_check_catches_broken_return_without_entropy():
     samples = _gaussian_bandit_estimates(theta, alpha, jax.random.PRNGKey(1), entropy_in_return=False)
     z = _z_scores(samples, _gaussian_exact_gradient(theta, alpha))
     assert np.any(z >= Z_MAX), z
+
+
+# --------------------------------------------------------------------------- found by mutation testing (docs/mutation.md)
+
+
+def test_eq_soft_pg_outputs_keep_the_policy_dtype_when_other_inputs_are_wider():
+    """A float32 policy's surrogate and advantages stay float32 when the returns, the critic's values,
+    the temperature or the discount arrive in float64 (x64 on): each input is cast to the policy's dtype."""
+    lp32 = jnp.array([-1.0, -2.0], jnp.float32)
+    adv64 = np.array([2.0, 4.0])
+    out = soft_policy_gradient_surrogate(lp32, adv64, np.float64(0.5))
+    assert out.dtype == jnp.float32
+    assert float(out) == pytest.approx(6.0)
+    r32 = jnp.array([1.0, 0.5], jnp.float32)
+    f64 = np.array([-0.5, -1.0])
+    adv = soft_td_advantage(r32, f64, f64, f64, 0.0, 0.9, np.float64(0.5))
+    assert adv.dtype == jnp.float32
+    # r - alpha log pi + gamma V' - V = [1 + 0.25 - 0.45 + 0.5, 0.5 + 0.5 - 0.9 + 1.0]
+    np.testing.assert_allclose(adv, [1.3, 1.1], rtol=1e-6)
+
+
+def test_eq_soft_pg_surrogate_rejects_anything_but_a_trajectory_of_scalars():
+    # Both [T, 2]: the shapes agree, but the surrogate needs one log-probability per step.
+    with pytest.raises(ValueError, match=r"log_probs and advantages must both have shape \[T\]"):
+        soft_policy_gradient_surrogate(jnp.zeros((3, 2)), jnp.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"must both have shape \[T\], got \(3,\) and \(2,\)"):
+        soft_policy_gradient_surrogate(jnp.zeros(3), jnp.zeros(2))
+
+
+def test_def_soft_return_default_bootstrap_is_zero():
+    # A finished episode: nothing follows the last step, G_T = 0.  Soft rewards [2, 0]: G_1 = 0, G_0 = 2.
+    np.testing.assert_allclose(soft_returns(jnp.array([1.0, 0.0]), jnp.array([-2.0, 0.0]), 0.5, 0.5), [2.0, 0.0])
+
+
+def test_def_soft_return_keeps_the_reward_dtype_when_log_probs_are_wider():
+    g = soft_returns(jnp.array([1.0, 0.0], jnp.float32), np.array([-2.0, 0.0]), 0.5, 0.5)
+    assert g.dtype == jnp.float32
+    np.testing.assert_allclose(g, [2.0, 0.0])
+
+
+def test_def_soft_return_casts_every_input_to_the_reward_dtype_and_checks_done():
+    r32 = jnp.array([1.0, 0.0], jnp.float32)
+    g = soft_returns(r32, np.array([-2.0, 0.0]), np.float64(0.5), np.float64(0.5), np.array([1.0, 0.0]), np.float64(4.0))
+    assert g.dtype == jnp.float32
+    # done[0] = 1 cuts the return after step 0; G_1 = 0 + 0.5 * 4 = 2, G_0 = 2.
+    np.testing.assert_allclose(g, [2.0, 2.0])
+    with pytest.raises(ValueError, match=r"done must have the shape of rewards \(2,\), got \(3,\)"):
+        soft_returns(r32, r32, 0.5, 0.5, jnp.zeros(3))

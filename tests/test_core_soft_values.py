@@ -268,3 +268,48 @@ def test_def_entropy_bad_input_raises():
         entropy(jnp.float32(1.0))
     with pytest.raises(ValueError, match="empty action axis"):
         entropy(jnp.zeros((0,)))
+
+
+# --------------------------------------------------------------------------- found by mutation testing (docs/mutation.md)
+
+
+def test_def_soft_values_keep_the_dtype_of_q_when_alpha_is_wider():
+    """float32 Q-values give float32 values and policies when the temperature arrives in float64."""
+    from softq_ref.core import soft_value_is
+
+    q32 = jnp.array([[1.0, 2.0, 3.0]], jnp.float32)
+    with jax.enable_x64(True):
+        alpha = np.float64(0.5)
+        outs = {
+            "soft_value": soft_value(q32, alpha),
+            "log_boltzmann_policy": log_boltzmann_policy(q32, alpha),
+            "boltzmann_policy": boltzmann_policy(q32, alpha),
+            "soft_value_is": soft_value_is(q32, np.full((1, 3), -1.0), alpha),
+        }
+        exact = {name: np.asarray(fn, np.float64) for name, fn in outs.items()}
+    for name, out in outs.items():
+        assert out.dtype == jnp.float32, name
+    z = np.log(np.sum(np.exp(np.array([1.0, 2.0, 3.0]) / 0.5)))
+    np.testing.assert_allclose(exact["soft_value"], [0.5 * z], rtol=1e-6)
+    np.testing.assert_allclose(exact["log_boltzmann_policy"], [np.array([1.0, 2.0, 3.0]) / 0.5 - z], rtol=1e-6)
+    np.testing.assert_allclose(exact["boltzmann_policy"], np.exp([np.array([1.0, 2.0, 3.0]) / 0.5 - z]), rtol=1e-6)
+    # eq. (10) with K = 3 samples of proposal density e^-1: alpha log mean(exp(Q / alpha) / e^-1).
+    np.testing.assert_allclose(exact["soft_value_is"], [0.5 * (z - np.log(3.0) + 1.0)], rtol=1e-6)
+
+
+def test_eq10_per_row_temperature_and_messages_of_soft_value_is():
+    """A temperature per row (alpha of shape [B]) gives each row the value of its own scalar temperature."""
+    from softq_ref.core import soft_value_is
+
+    q = jnp.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    log_prop = jnp.array([[-1.0, -0.5, -2.0], [0.0, -1.0, -0.3]])
+    both = soft_value_is(q, log_prop, jnp.array([0.5, 2.0]))
+    rows = [soft_value_is(q[i], log_prop[i], a) for i, a in enumerate((0.5, 2.0))]
+    np.testing.assert_allclose(both, rows, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^q_samples must have at least one dimension"):
+        soft_value_is(jnp.array(1.0), jnp.array(0.0), 1.0)
+
+
+def test_def_entropy_error_names_probs():
+    with pytest.raises(ValueError, match=r"^probs must have at least one dimension"):
+        entropy(jnp.array(1.0))

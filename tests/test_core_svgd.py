@@ -216,6 +216,13 @@ def test_eq13_svgd_direction_bad_input_raises():
         svgd_direction(p, p, p, -1.0, 1.0)
     with pytest.raises(ValueError, match="at least one particle"):
         svgd_direction(jnp.zeros((0, 2)), jnp.zeros((0, 2)), p, 1.0, 1.0)
+    # The message names the argument that is wrong (found by mutation testing, docs/mutation.md).
+    with pytest.raises(ValueError, match=r"^fixed needs at least one particle"):
+        svgd_direction(jnp.zeros((0, 2)), jnp.zeros((0, 2)), p, 1.0, 1.0)
+    with pytest.raises(ValueError, match=r"^updated needs at least one particle"):
+        svgd_direction(p, p, jnp.zeros((0, 2)), 1.0, 1.0)
+    with pytest.raises(ValueError, match=r"^updated must have 2 dimensions"):
+        svgd_direction(p, p, jnp.zeros(2), 1.0, 1.0)
 
 
 GAUSS_MU, GAUSS_SIGMA, GAUSS_ALPHA = 1.5, 0.7, 0.5
@@ -351,3 +358,34 @@ def test_def_tanh_squash_closed_form_and_edge():
     np.testing.assert_allclose(tanh_log_det_jacobian(jnp.array([0.6, 0.8])), math.log(0.64) + math.log(0.36), rtol=1e-5)
     # At the edge of the box the eps keeps it finite: log(eps) = -13.8155106 per coordinate.
     np.testing.assert_allclose(tanh_log_det_jacobian(jnp.array([[1.0, -1.0]])), [2 * math.log(1e-6)], rtol=1e-3)
+
+
+# --------------------------------------------------------------------------- found by mutation testing (docs/mutation.md)
+
+
+@pytest.mark.parametrize("fn", [lambda x, y: rbf_kernel(x, y, 1.0), median_bandwidth], ids=["rbf_kernel", "median_bandwidth"])
+def test_eq13_kernel_and_bandwidth_errors_name_the_wrong_argument(fn):
+    p = jnp.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"^x must have 2 dimensions, got shape \(2,\)"):
+        fn(jnp.zeros(2), p)
+    with pytest.raises(ValueError, match=r"^y must have 2 dimensions"):
+        fn(p, jnp.zeros(2))
+    with pytest.raises(ValueError, match=r"^x needs at least one particle"):
+        fn(jnp.zeros((0, 2)), p)
+    with pytest.raises(ValueError, match=r"^y needs at least one particle"):
+        fn(p, jnp.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"^x and y must have the same dimension, got \(3, 2\) and \(3, 1\)"):
+        fn(p, jnp.zeros((3, 1)))
+
+
+def test_eq13_bandwidth_checks_name_the_bandwidth():
+    p = jnp.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"^bandwidth must be finite and > 0"):
+        rbf_kernel(p, p, 0.0)
+    with pytest.raises(ValueError, match=r"^min_bandwidth must be finite and > 0"):
+        median_bandwidth(p, p, min_bandwidth=0.0)
+
+
+def test_eq14_surrogate_error_names_both_shapes():
+    with pytest.raises(ValueError, match=r"updated_actions and direction must have the same shape, got \(3, 2\) and \(3, 1\)"):
+        svgd_surrogate(jnp.zeros((3, 2)), jnp.zeros((3, 1)))
