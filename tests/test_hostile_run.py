@@ -252,6 +252,35 @@ class _Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs (not even `except Exception`)."""
 
 
+@pytest.mark.parametrize("window", ["before_checkpoint", "before_config"])
+def test_a_kill_while_extending_a_run_leaves_it_resumable(tmp_path, capsys, monkeypatch, window):
+    """Extending a run grows its buffer, checkpoints it, then records the longer config; a kill between any
+    two of those (as a campaign killed just after starting a segment) resumes with the same --steps.
+
+    Found on a real campaign: the config was recorded first, so a kill before the next checkpoint left a
+    checkpoint whose buffer no longer fit the run's config, and the run could not be resumed."""
+    from softq_ref.train.gym_loop import init_carries
+
+    out = tmp_path / "ext"
+    code, err = _run_cli(capsys, ["train", "--env", "hostile/Fine-v0", "--alpha", "1", "--steps", "40", "--quiet",
+                                  "--out", str(out)])
+    assert code == 0, err
+    target = RunDir.save_checkpoint if window == "before_checkpoint" else RunDir.update
+
+    def killed(self, *args, **kwargs):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(RunDir, target.__name__, killed)
+        with pytest.raises(_Killed):
+            _run_cli(capsys, ["train", "--resume", str(out), "--steps", "80", "--quiet"])
+    code, err = _run_cli(capsys, ["train", "--resume", str(out), "--steps", "80", "--quiet"])
+    assert code == 0, err
+    run = RunDir.open(out)
+    carry = run.load_checkpoint(init_carries(run.algo, run.config, 2, 2, run.seeds))
+    assert run.config.total_steps == 80 and int(carry.env_steps[0]) == 80 and carry.buffer.data.reward.shape == (1, 80)
+
+
 @pytest.mark.parametrize("point", [pytest.param("while_serialising", marks=pytest.mark.slow), "before_rename",
                                    pytest.param("after_rename", marks=pytest.mark.slow)])
 def test_a_kill_inside_the_checkpoint_write_loses_nothing(tmp_path, monkeypatch, point):

@@ -40,7 +40,7 @@ from softq_ref.agent import registry, replay
 from softq_ref.agent.algorithm import ACTION_SPACES, Algorithm, action_space_mismatch
 from softq_ref.agent.replay import ReplayBuffer, Transition
 from softq_ref.envs.task import task_for
-from softq_ref.io.run_dir import RunDir
+from softq_ref.io.run_dir import RunDir, RunDirError
 from softq_ref.train.runner import RunResult, TrainingDiverged, _check_metric_names, grow_buffer
 
 
@@ -282,7 +282,15 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
     carries = init_carries(algo, config, obs_dim, action_dim, seeds)
     if resume:
         if run.has_checkpoint:
-            carries = run.load_checkpoint(carries)
+            try:
+                carries = run.load_checkpoint(carries)
+            except RunDirError:
+                if extend_to is None or extend_to <= config.total_steps:
+                    raise
+                # Killed between the extension's checkpoint (buffer already grown) and its config
+                # update: the checkpoint fits the extended run.
+                longer = config.replace(total_steps=int(extend_to))
+                carries = run.load_checkpoint(init_carries(algo, longer, obs_dim, action_dim, seeds))
         else:
             print(f"softq-ref: {run.path} has no checkpoint yet; starting it again from step 0", file=sys.stderr)
     if extend_to is not None and extend_to != config.total_steps:
@@ -292,6 +300,10 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
         capacity = int(min(config.replay_capacity, config.total_steps))
         carries = jax.device_get(carries._replace(buffer=grow_buffer(carries.buffer, capacity)))
         carries = jax.tree.map(np.array, carries)
+        # The grown buffer is checkpointed before the config says the run is longer, so a kill at
+        # any point leaves a checkpoint that the config (or the resume's --steps) describes.
+        if run.has_checkpoint:
+            run.save_checkpoint(carries)
         run.update(config=config)
     # On resume, metric rows are kept per seed up to that seed's checkpointed step.
     steps_done = [int(x) for x in np.asarray(carries.env_steps)]

@@ -159,7 +159,14 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
     done_steps = 0
     if resume:
         if run.has_checkpoint:
-            carry = run.load_checkpoint(carry)
+            try:
+                carry = run.load_checkpoint(carry)
+            except RunDirError:
+                if extend_to is None or extend_to <= config.total_steps:
+                    raise
+                # Killed between the extension's checkpoint (buffer already grown) and its config
+                # update: the checkpoint fits the extended run.
+                carry = run.load_checkpoint(_init_carries(algo, config.replace(total_steps=int(extend_to)), env, seeds))
             done_steps = int(np.asarray(carry.env_steps)[0])
         else:
             print(f"softq-ref: {run.path} has no checkpoint yet; starting it again from step 0", file=sys.stderr)
@@ -168,6 +175,10 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
             raise ValueError(f"--steps {extend_to} is shorter than the run's {config.total_steps} steps; a run can only be extended")
         config = config.replace(total_steps=int(extend_to))
         carry = carry._replace(buffer=grow_buffer(carry.buffer, jax_loop.buffer_capacity(config)))
+        # Checkpointed before the config says the run is longer: a kill at any point leaves a
+        # checkpoint that the config (or the resume's --steps) describes.
+        if run.has_checkpoint:
+            run.save_checkpoint(carry)
         run.update(config=config)
 
     writer = run.metrics_writer(resume_step=done_steps if resume else None)
