@@ -265,6 +265,13 @@ def plot_group(csv_path: Path, png_path: Path) -> Path:
     ax.set_title(f"{meta.get('algo', '?')} on {meta.get('task', '?')}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, png_path)
+
+
+def _save(fig, png_path) -> Path:
+    """Lay out, write and close a figure; its path (parents created)."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     png_path = Path(png_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,12 +308,7 @@ def plot_sbx(results_dir: Path = SBX_RESULTS, png_path: Path = FIGURES / "family
     ax.set_title("SAC on HalfCheetah-v5: softq_ref vs sbx")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path)
-    plt.close(fig)
-    return png_path
+    return _save(fig, png_path)
 
 
 def main(argv=None) -> int:
