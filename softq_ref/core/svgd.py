@@ -24,6 +24,9 @@ MIN_BANDWIDTH = 1e-3
 #: stays finite at the box's edge.
 TANH_EPS = 1e-6
 
+#: Up to this many fixed particles ``svgd_direction`` writes its sum over them out term by term.
+_UNROLLED_PARTICLES = 32
+
 
 def _check_particles(x, name: str) -> None:
     check_rank(x, 2, name)
@@ -150,10 +153,23 @@ def svgd_direction(fixed: jax.Array, grad_q: jax.Array, updated: jax.Array, alph
     if grad_q.shape != fixed.shape:
         raise ValueError(f"grad_q must have the shape of fixed {fixed.shape}, got {grad_q.shape}")
     check_temperature(alpha)
-    k, grad_k = rbf_kernel(fixed, updated, bandwidth)
-    drive = jnp.einsum("ij,id->jd", k, grad_q)
-    repulse = jnp.sum(grad_k, axis=0)
-    return (drive + alpha * repulse) / fixed.shape[0]
+    k, _ = rbf_kernel(fixed, updated, bandwidth)
+    # The repulsion sum_i grad_{a_i} k(a_i, b_j) = -(2/h) sum_i k_ij (a_i - b_j) is evaluated as
+    # -(2/h) [(k^T a)_j - (sum_i k_ij) b_j], so that drive and repulsion share one sum over i of
+    # k_ij times a [d] row, instead of a [K, M, d] tensor summed over K (a reduction XLA ran alone
+    # on the CPU, 0.2 ms of the MuJoCo-preset update).  Subtracting the fixed particles' mean first
+    # (the difference is translation-invariant) keeps the cancellation in the bracket to the
+    # particles' spread, not their offset.  For up to 32 fixed particles the sum over i is written
+    # out, which XLA fuses into one element-wise kernel; as a product it is a small batched dot
+    # that runs as a generic loop (measured: the update 9% faster written out, docs/benchmarks.md).
+    center = jnp.mean(fixed, axis=0, keepdims=True)
+    scale = 2.0 * alpha / bandwidth
+    rows = grad_q - scale * (fixed - center)
+    if fixed.shape[0] <= _UNROLLED_PARTICLES:
+        pulled = sum(k[i][:, None] * rows[i][None, :] for i in range(fixed.shape[0]))
+    else:
+        pulled = k.T @ rows
+    return (pulled + (scale * jnp.sum(k, axis=0))[:, None] * (updated - center)) / fixed.shape[0]
 
 
 def svgd_surrogate(updated_actions: jax.Array, direction: jax.Array) -> jax.Array:
