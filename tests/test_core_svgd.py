@@ -231,6 +231,16 @@ def test_eq13_svgd_direction_matches_the_loop_on_both_sides_of_the_written_out_s
     np.testing.assert_allclose(d, _direction_loop(fixed, grad_q, updated, 0.7, 1.3), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("num_fixed, expect_product", [(32, False), (33, True)])
+def test_eq13_direction_is_a_written_out_sum_up_to_32_fixed_particles_and_a_product_above(num_fixed, expect_product):
+    # Which form is used changes no value (the test above), only the kernels XLA runs: up to 32
+    # fixed particles no matrix product may appear in the lowered program, above 32 one does.
+    # The bound counts fixed particles (the leading axis), not the action dimension.
+    fixed, updated = jnp.zeros((num_fixed, 3)), jnp.zeros((5, 3))
+    text = jax.jit(svgd_direction).lower(fixed, fixed, updated, 0.5, 1.0).as_text()
+    assert ("dot_general" in text) == expect_product
+
+
 @pytest.mark.parametrize("num_fixed", [8, 48])
 def test_eq13_float32_direction_of_particles_far_from_the_origin_keeps_the_repulsion(num_fixed):
     # Particles 0.05 apart, 30 units from the origin, with a bandwidth that makes repulsion
