@@ -98,6 +98,20 @@ def test_the_toy_config_declares_its_traced_fields_once():
     assert "batch_size" in static_fields(ToyConfig) and "lr" not in static_fields(ToyConfig)
 
 
+def test_action_space_mismatch_names_both_kinds_and_shows_an_undeclared_kind_as_it_is():
+    from softq_ref.agent.algorithm import action_space_mismatch
+
+    assert action_space_mismatch(TOY, "CartPole-v1", "discrete") == (
+        "CartPole-v1 has a Discrete action space; toy needs a Box (continuous) one")
+    discrete = TOY._replace(action_space="discrete")
+    assert action_space_mismatch(discrete, "Pendulum-v1", "box") == (
+        "Pendulum-v1 has a Box (continuous) action space; toy needs a Discrete one")
+    # A kind without a display name (a gymnasium MultiBinary space, a future kind) is named as given.
+    assert action_space_mismatch(TOY, "Env-v0", "MultiBinary") == "Env-v0 has a MultiBinary action space; toy needs a Box (continuous) one"
+    assert action_space_mismatch(TOY._replace(action_space="graph"), "Env-v0", "box") == (
+        "Env-v0 has a Box (continuous) action space; toy needs a graph one")
+
+
 def test_a_registered_algorithm_trains_checkpoints_resumes_and_loads(tmp_path, capsys):
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert _train("--steps", "300", "--chunk-steps", "100", "--out", str(full)) == 0

@@ -1,0 +1,175 @@
+"""The configs of the agents: every field of every preset, the traced/static split, the messages.
+
+The presets' numbers are the published settings of ``/work/shared/REFERENCE_FACTS.md`` ("Published
+settings") and of the spec deviations that state them (``dev-settings``, ``dev-ddpg-baseline``); each
+test pins a whole preset, field by field, so that a changed or dropped value is seen (the mutation
+survivors of ``docs/mutation_survivors_agent.md`` were of that kind).  No test here compiles anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+import softq_ref.agent as agent
+from softq_ref.agent import ddpg, sql
+from softq_ref.agent.config import (
+    MUJOCO_REWARD_SCALES,
+    TRACED,
+    ConfigBase,
+    DDPGConfig,
+    SQLConfig,
+    mujoco_reward_scale,
+    static_fields,
+    traced,
+    traced_fields,
+)
+
+#: The 2018 multi-goal example (REFERENCE_FACTS "Published settings"; spec ``dev-settings``): 2x128,
+#: Adam 3e-4 for both networks, batch 64, 32 kernel particles split 16/16, K_V = 16 uniform value
+#: samples, reward scale 0.1 (alpha = 10), discount 0.99, hard copy (tau 1) every 1000 steps, replay
+#: 1e6, paths of 30; 10,000 steps and 100 warm-up steps (``dev-settings``, ``dev-sac-multigoal``).
+SQL_MULTIGOAL = dict(
+    hidden_sizes=(128, 128), q_lr=3e-4, policy_lr=3e-4, batch_size=64, num_fixed_particles=16,
+    num_updated_particles=16, value_samples=16, value_proposal="uniform", alpha=10.0, discount=0.99,
+    target_update_period=1000, target_tau=1.0, replay_capacity=1_000_000, min_replay_size=100,
+    max_path_length=30, total_steps=10_000, preset="multigoal",
+)
+
+#: The 2018 MuJoCo examples: as above but batch 128, 16 kernel particles (8/8), paths of 1000 steps,
+#: alpha = 1 / the task's reward scale; the preset warms up for 1000 steps and runs 1M steps (the
+#: README's ``softq-ref train --env HalfCheetah-v5 --steps 1000000``).
+SQL_MUJOCO = dict(
+    SQL_MULTIGOAL, batch_size=128, num_fixed_particles=8, num_updated_particles=8, value_samples=16,
+    max_path_length=1000, min_replay_size=1000, total_steps=1_000_000, preset="mujoco",
+)
+
+#: The DDPG baseline (spec ``dev-ddpg-baseline``): SQL's networks, buffer and batch; Adam 1e-3
+#: (critic) / 1e-4 (actor); Gaussian exploration std 0.3 on the multi-goal task; Polyak tau 0.01
+#: every step; rewards scaled by 0.1 on the multi-goal task (SQL's scale).
+DDPG_MULTIGOAL = dict(
+    hidden_sizes=(128, 128), q_lr=1e-3, policy_lr=1e-4, batch_size=64, reward_scale=0.1, exploration_std=0.3,
+    discount=0.99, target_update_period=1, target_tau=0.01, replay_capacity=1_000_000, min_replay_size=100,
+    max_path_length=30, total_steps=10_000, preset="multigoal",
+)
+
+#: On MuJoCo: exploration std 0.1 (``dev-ddpg-baseline``), unscaled rewards, and the SQL MuJoCo
+#: preset's batch, path length, warm-up and run length.
+DDPG_MUJOCO = dict(
+    DDPG_MULTIGOAL, batch_size=128, reward_scale=1.0, exploration_std=0.1, max_path_length=1000,
+    min_replay_size=1000, total_steps=1_000_000, preset="mujoco",
+)
+
+
+def _fields(config) -> dict:
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def _assert_fields(config, expected: dict) -> None:
+    got = _fields(config)
+    assert set(got) == set(expected)
+    wrong = {k: (got[k], expected[k]) for k in expected if got[k] != expected[k] or type(got[k]) is not type(expected[k])}
+    assert not wrong, f"fields (got, expected): {wrong}"
+
+
+# ------------------------------------------------------------------ SQL presets
+
+
+def test_sql_multigoal_preset_is_every_published_value():
+    _assert_fields(SQLConfig.preset_for("multigoal"), SQL_MULTIGOAL)
+    assert SQLConfig.preset_for("multigoal", "softq_ref/MultiGoal-v0") == SQLConfig()
+
+
+@pytest.mark.parametrize("env_id, scale", [(None, 30.0), *MUJOCO_REWARD_SCALES.items()])
+def test_sql_mujoco_preset_is_every_published_value(env_id, scale):
+    env = None if env_id is None else f"{env_id}-v5"
+    _assert_fields(SQLConfig.preset_for("mujoco", env), dict(SQL_MUJOCO, alpha=1.0 / scale))
+
+
+def test_the_published_reward_scales_by_family():
+    assert MUJOCO_REWARD_SCALES == {"Swimmer": 30.0, "Hopper": 30.0, "HalfCheetah": 30.0, "Walker2d": 10.0,
+                                    "Ant": 300.0, "Humanoid": 100.0}
+    assert mujoco_reward_scale(None) == 30.0  # HalfCheetah's, the default task
+
+
+@pytest.mark.parametrize("env_id, scale", [("mjx/Ant-v5", 300.0), ("gymnasium/Walker2d-v5", 10.0),
+                                           ("a/b/Humanoid-v4", 100.0), ("Hopper-v5", 30.0)])
+def test_reward_scale_reads_the_family_after_a_namespace(env_id, scale):
+    assert mujoco_reward_scale(env_id) == scale
+    assert SQLConfig.preset_for("mujoco", env_id).alpha == 1.0 / scale
+
+
+def test_a_task_without_a_published_scale_is_one_line_naming_it_and_the_way_out():
+    expected = ("no published reward scale for 'Pendulum-v1'; known families: Swimmer, Hopper, HalfCheetah, "
+                "Walker2d, Ant, Humanoid (pass --alpha explicitly)")
+    with pytest.raises(ValueError) as err:
+        mujoco_reward_scale("Pendulum-v1")
+    assert str(err.value) == expected
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        SQLConfig.preset_for("mujoco", "Pendulum-v1")
+
+
+@pytest.mark.parametrize("cls", [SQLConfig, DDPGConfig])
+@pytest.mark.parametrize("name", ["atari", "classic", "MUJOCO"])
+def test_unknown_preset_names_it_and_lists_only_the_presets_the_algorithm_has(cls, name):
+    # "classic" is a preset of the discrete-action agents, not of SQL or DDPG: it must not be offered.
+    with pytest.raises(ValueError) as err:
+        cls.preset_for(name)
+    assert str(err.value) == f"unknown preset {name!r}; choose one of multigoal, mujoco"
+
+
+# ------------------------------------------------------------------ DDPG presets
+
+
+def test_ddpg_multigoal_preset_is_every_published_value():
+    _assert_fields(DDPGConfig.preset_for("multigoal"), DDPG_MULTIGOAL)
+    assert DDPGConfig.preset_for("multigoal", "softq_ref/MultiGoal-v0") == DDPGConfig()
+
+
+@pytest.mark.parametrize("env_id", [None, "HalfCheetah-v5", "Ant-v5"])
+def test_ddpg_mujoco_preset_is_every_published_value(env_id):
+    # DDPG's MuJoCo preset does not depend on the task: no per-task reward scale.
+    _assert_fields(DDPGConfig.preset_for("mujoco", env_id), DDPG_MUJOCO)
+
+
+def test_the_presets_belong_to_their_algorithms():
+    for config, algo in ((SQLConfig.preset_for("mujoco"), sql.ALGORITHM), (DDPGConfig.preset_for("mujoco"), ddpg.ALGORITHM),
+                         (SQLConfig(), agent.SQL), (DDPGConfig(), agent.DDPG)):
+        assert agent.algorithm_for(config) is algo
+    with pytest.raises(TypeError, match="no registered algorithm has config class dict"):
+        agent.algorithm_for({})
+
+
+# ------------------------------------------------------------------ traced and static fields
+
+
+def test_traced_declares_a_field_with_its_default_marked_traced():
+    # traced() is called here, in the test (not at import), so that the test sees a changed traced().
+    @dataclasses.dataclass(frozen=True)
+    class Cfg(ConfigBase):
+        size: int = 3
+        lr: float = traced(0.25)
+        name: str = "x"
+        period: int = traced(7)
+
+    lr = next(f for f in dataclasses.fields(Cfg) if f.name == "lr")
+    assert lr.default == 0.25 and lr.metadata[TRACED] is True
+    assert Cfg().lr == 0.25 and Cfg().period == 7
+    assert traced_fields(Cfg) == ("lr", "period") and static_fields(Cfg) == ("size", "name")
+    cfg = Cfg(size=4, lr=0.5, name="y", period=9)
+    assert cfg.traced_values() == {"lr": 0.5, "period": 9}
+    assert cfg.static_values() == {"size": 4, "name": "y"}
+
+
+def test_the_agents_split_their_fields_into_traced_and_static():
+    cfg = SQLConfig.preset_for("mujoco", "Ant-v5")
+    traced_names = ("q_lr", "policy_lr", "alpha", "discount", "target_update_period", "target_tau")
+    assert traced_fields(cfg) == traced_fields(SQLConfig) == traced_names
+    assert cfg.traced_values() == {name: SQL_MUJOCO[name] if name != "alpha" else 1.0 / 300.0 for name in traced_names}
+    static = {name: value for name, value in SQL_MUJOCO.items() if name not in traced_names}
+    assert cfg.static_values() == static and tuple(static) == static_fields(cfg)
+    ddpg_traced = ("q_lr", "policy_lr", "reward_scale", "exploration_std", "discount", "target_update_period", "target_tau")
+    assert traced_fields(DDPGConfig) == ddpg_traced
+    assert DDPGConfig().static_values() == {k: v for k, v in DDPG_MULTIGOAL.items() if k not in ddpg_traced}
