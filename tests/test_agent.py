@@ -229,6 +229,69 @@ def test_with_hparams_changes_alpha_and_learning_rates():
     assert float(state.hparams.alpha) == 10.0
 
 
+#: Where each algorithm keeps each traced hyperparameter (a path in its state pytree).
+_LR = ".{}_opt_state.hyperparams['learning_rate']"
+HPARAM_LEAVES = {
+    "sql": {"q_lr": _LR.format("q"), "policy_lr": _LR.format("policy"), "alpha": ".hparams.alpha",
+            "discount": ".hparams.discount", "target_update_period": ".hparams.target_update_period",
+            "target_tau": ".hparams.target_tau"},
+    "ddpg": {"q_lr": _LR.format("q"), "policy_lr": _LR.format("actor"), "reward_scale": ".hparams.reward_scale",
+             "exploration_std": ".hparams.exploration_std", "discount": ".hparams.discount",
+             "target_update_period": ".hparams.target_update_period", "target_tau": ".hparams.target_tau"},
+    "sac": {"q_lr": _LR.format("critics"), "policy_lr": _LR.format("actor"), "alpha_lr": _LR.format("alpha"),
+            "alpha": ".log_alpha", "learn_alpha": ".hparams.learn_alpha", "discount": ".hparams.discount",
+            "target_tau": ".hparams.target_tau"},
+    "soft_dqn": {"q_lr": _LR.format("q"), "alpha": ".hparams.alpha", "discount": ".hparams.discount",
+                 "target_update_period": ".hparams.target_update_period"},
+    "pg": {"policy_lr": _LR.format("policy"), "value_lr": _LR.format("value"), "alpha": ".hparams.alpha",
+           "discount": ".hparams.discount"},
+}
+#: A new value for each traced field (exact in float32, unlike every preset's).
+NEW_HPARAMS = dict(q_lr=0.0125, policy_lr=0.025, value_lr=0.0375, alpha_lr=0.05, alpha=0.375, discount=0.875,
+                   target_tau=0.25, target_update_period=7, reward_scale=2.5, exploration_std=0.125)
+
+
+def _leaves(state) -> dict:
+    return {jax.tree_util.keystr(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]}
+
+
+def _same(a, b) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("name", sorted(HPARAM_LEAVES))
+def test_with_hparams_sets_each_traced_field_where_the_step_reads_it_and_nothing_else(name):
+    """Each algorithm's ``with_hparams``: one keyword changes exactly its own leaf, to a float32 (int32 for
+    the target period) scalar of the new value; no keyword changes nothing; the input state is left alone."""
+    from softq_ref.agent import registry
+    from softq_ref.agent.config import traced_fields
+
+    algo = registry.get(name)
+    config = algo.config_class.preset_for(algo.config_class().preset).replace(hidden_sizes=(8, 8))
+    state = algo.init(config, 3, 2, jax.random.PRNGKey(0))
+    before = _leaves(state)
+    where = HPARAM_LEAVES[name]
+    assert set(traced_fields(config)) == set(where)
+    unchanged = algo.with_hparams(state)
+    assert jax.tree.structure(unchanged) == jax.tree.structure(state)
+    assert all(_same(leaf, before[k]) for k, leaf in _leaves(unchanged).items())
+    for field in traced_fields(config):
+        if field == "learn_alpha":
+            value = not config.learn_alpha
+            expected = jnp.float32(1.0 if value else 0.0)
+        else:
+            value = NEW_HPARAMS[field]
+            expected = jnp.int32(value) if field == "target_update_period" else jnp.float32(value)
+            if name == "sac" and field == "alpha":
+                expected = jnp.log(jnp.float32(value))  # SAC keeps log(alpha)
+        new = algo.with_hparams(state, **{field: value})
+        assert jax.tree.structure(new) == jax.tree.structure(state), field
+        changed = {k for k, leaf in _leaves(new).items() if not _same(leaf, before[k])}
+        assert changed == {where[field]}, (field, changed)
+        assert _same(_leaves(new)[where[field]], expected), field
+        assert all(_same(leaf, before[k]) for k, leaf in _leaves(state).items()), f"{field}: the input state changed"
+
+
 def test_sql_act_stays_in_action_box_and_is_stochastic():
     state = sql.init(_small_config(), 2, 2, jax.random.PRNGKey(0))
     acts = jax.vmap(lambda k: sql.act(state, jnp.zeros(2), k))(jax.random.split(jax.random.PRNGKey(1), 64))

@@ -15,6 +15,9 @@ import pytest
 
 import softq_ref.agent as agent
 from softq_ref.agent import ddpg, sql
+from softq_ref.agent.pg import PGConfig
+from softq_ref.agent.sac import SACConfig
+from softq_ref.agent.soft_dqn import SoftDQNConfig
 from softq_ref.agent.config import (
     MUJOCO_REWARD_SCALES,
     TRACED,
@@ -173,3 +176,125 @@ def test_the_agents_split_their_fields_into_traced_and_static():
     ddpg_traced = ("q_lr", "policy_lr", "reward_scale", "exploration_std", "discount", "target_update_period", "target_tau")
     assert traced_fields(DDPGConfig) == ddpg_traced
     assert DDPGConfig().static_values() == {k: v for k, v in DDPG_MULTIGOAL.items() if k not in ddpg_traced}
+
+
+# ------------------------------------------------------------------ validation: one line naming the field and the value
+
+NAN, INF = float("nan"), float("inf")
+
+BAD_VALUES = [
+    (SQLConfig, {'hidden_sizes': ()}, 'hidden_sizes must be a non-empty tuple of positive ints, got ()'),
+    (SQLConfig, {'hidden_sizes': (0, 4)}, 'hidden_sizes must be a non-empty tuple of positive ints, got (0, 4)'),
+    (SQLConfig, {'hidden_sizes': [4]}, 'hidden_sizes must be a non-empty tuple of positive ints, got [4]'),
+    (SQLConfig, {'hidden_sizes': (True,)}, 'hidden_sizes must be a non-empty tuple of positive ints, got (True,)'),
+    (SQLConfig, {'q_lr': '1e-3'}, "q_lr must be a number, got '1e-3'"),
+    (SQLConfig, {'q_lr': None}, 'q_lr must be a number, got None'),
+    (SQLConfig, {'batch_size': True}, 'batch_size must be an int, got True'),
+    (SQLConfig, {'batch_size': 2.0}, 'batch_size must be an int, got 2.0'),
+    (SQLConfig, {'preset': 3}, 'preset must be a string, got 3'),
+    (SQLConfig, {'batch_size': 0}, 'batch_size must be a positive int, got 0'),
+    (SQLConfig, {'replay_capacity': 0}, 'replay_capacity must be a positive int, got 0'),
+    (SQLConfig, {'max_path_length': 0}, 'max_path_length must be a positive int, got 0'),
+    (SQLConfig, {'total_steps': 0}, 'total_steps must be a positive int, got 0'),
+    (SQLConfig, {'target_update_period': 0}, 'target_update_period must be a positive int, got 0'),
+    (SQLConfig, {'min_replay_size': 0}, 'min_replay_size must be a positive int, got 0'),
+    (SQLConfig, {'discount': -0.01}, 'discount must lie in [0, 1], got -0.01'),
+    (SQLConfig, {'discount': 1.01}, 'discount must lie in [0, 1], got 1.01'),
+    (SQLConfig, {'target_tau': 0.0}, 'target_tau must lie in (0, 1], got 0.0'),
+    (SQLConfig, {'target_tau': 1.5}, 'target_tau must lie in (0, 1], got 1.5'),
+    (SQLConfig, {'q_lr': 0.0}, 'q_lr must be finite and > 0, got 0.0'),
+    (SQLConfig, {'q_lr': INF}, 'q_lr must be finite and > 0, got inf'),
+    (SQLConfig, {'policy_lr': -0.001}, 'policy_lr must be finite and > 0, got -0.001'),
+    (SQLConfig, {'policy_lr': NAN}, 'policy_lr must be finite and > 0, got nan'),
+    (SQLConfig, {'alpha': -1.0}, 'alpha must be finite and >= 0, got -1.0'),
+    (SQLConfig, {'alpha': INF}, 'alpha must be finite and >= 0, got inf'),
+    (SQLConfig, {'num_fixed_particles': 0}, 'num_fixed_particles must be a positive int, got 0'),
+    (SQLConfig, {'num_updated_particles': 0}, 'num_updated_particles must be a positive int, got 0'),
+    (SQLConfig, {'value_samples': 0}, 'value_samples must be a positive int, got 0'),
+    (SQLConfig, {'value_proposal': 'gaussian'}, "value_proposal must be 'uniform' or 'policy', got 'gaussian'"),
+    (SQLConfig, {'value_samples': True}, 'value_samples must be an int, got True'),
+    (DDPGConfig, {'reward_scale': 0.0}, 'reward_scale must be finite and > 0, got 0.0'),
+    (DDPGConfig, {'reward_scale': INF}, 'reward_scale must be finite and > 0, got inf'),
+    (DDPGConfig, {'exploration_std': -0.1}, 'exploration_std must be finite and >= 0, got -0.1'),
+    (DDPGConfig, {'exploration_std': NAN}, 'exploration_std must be finite and >= 0, got nan'),
+    (DDPGConfig, {'batch_size': 0}, 'batch_size must be a positive int, got 0'),
+    (DDPGConfig, {'q_lr': 0.0}, 'q_lr must be finite and > 0, got 0.0'),
+    (DDPGConfig, {'target_tau': 0.0}, 'target_tau must lie in (0, 1], got 0.0'),
+    (SACConfig, {'hidden_sizes': ()}, 'hidden_sizes must be a non-empty tuple of positive ints, got ()'),
+    (SACConfig, {'hidden_sizes': (0,)}, 'hidden_sizes must be a non-empty tuple of positive ints, got (0,)'),
+    (SACConfig, {'hidden_sizes': (True,)}, 'hidden_sizes must be a non-empty tuple of positive ints, got (True,)'),
+    (SACConfig, {'batch_size': 0}, 'batch_size must be a positive int, got 0'),
+    (SACConfig, {'batch_size': True}, 'batch_size must be a positive int, got True'),
+    (SACConfig, {'replay_capacity': 0}, 'replay_capacity must be a positive int, got 0'),
+    (SACConfig, {'min_replay_size': 0}, 'min_replay_size must be a positive int, got 0'),
+    (SACConfig, {'total_steps': 0}, 'total_steps must be a positive int, got 0'),
+    (SACConfig, {'max_path_length': 0}, 'max_path_length must be a positive int, got 0'),
+    (SACConfig, {'q_lr': 0.0}, 'q_lr must be finite and > 0, got 0.0'),
+    (SACConfig, {'policy_lr': NAN}, 'policy_lr must be finite and > 0, got nan'),
+    (SACConfig, {'alpha_lr': INF}, 'alpha_lr must be finite and > 0, got inf'),
+    (SACConfig, {'alpha': 0.0}, 'alpha must be finite and > 0, got 0.0'),
+    (SACConfig, {'discount': 1.5}, 'discount must lie in [0, 1], got 1.5'),
+    (SACConfig, {'target_tau': 0.0}, 'target_tau must lie in (0, 1], got 0.0'),
+    (SACConfig, {'target_entropy': NAN}, 'target_entropy must be finite or None, got nan'),
+    (SACConfig, {'batch_size': 2.0}, 'batch_size must be a positive int, got 2.0'),
+    (SoftDQNConfig, {'hidden_sizes': (0,)}, 'hidden_sizes must be a tuple of positive ints, got (0,)'),
+    (SoftDQNConfig, {'hidden_sizes': (True,)}, 'hidden_sizes must be a tuple of positive ints, got (True,)'),
+    (SoftDQNConfig, {'batch_size': 0}, 'batch_size must be a positive int, got 0'),
+    (SoftDQNConfig, {'target_update_period': 0}, 'target_update_period must be a positive int, got 0'),
+    (SoftDQNConfig, {'replay_capacity': 0}, 'replay_capacity must be a positive int, got 0'),
+    (SoftDQNConfig, {'min_replay_size': 0}, 'min_replay_size must be a positive int, got 0'),
+    (SoftDQNConfig, {'total_steps': 0}, 'total_steps must be a positive int, got 0'),
+    (SoftDQNConfig, {'max_path_length': 0}, 'max_path_length must be a positive int, got 0'),
+    (SoftDQNConfig, {'batch_size': True}, 'batch_size must be a positive int, got True'),
+    (SoftDQNConfig, {'q_lr': 0.0}, 'q_lr must be finite and > 0, got 0.0'),
+    (SoftDQNConfig, {'q_lr': NAN}, 'q_lr must be finite and > 0, got nan'),
+    (SoftDQNConfig, {'alpha': -0.5}, 'alpha must be finite and >= 0, got -0.5'),
+    (SoftDQNConfig, {'alpha': INF}, 'alpha must be finite and >= 0, got inf'),
+    (SoftDQNConfig, {'discount': -0.5}, 'discount must lie in [0, 1], got -0.5'),
+    (PGConfig, {'hidden_sizes': (0,)}, 'hidden_sizes must be a tuple of positive ints, got (0,)'),
+    (PGConfig, {'hidden_sizes': (2.0,)}, 'hidden_sizes must be a tuple of positive ints, got (2.0,)'),
+    (PGConfig, {'rollout_length': 0}, 'rollout_length must be a positive int, got 0'),
+    (PGConfig, {'total_steps': 0}, 'total_steps must be a positive int, got 0'),
+    (PGConfig, {'max_path_length': 0}, 'max_path_length must be a positive int, got 0'),
+    (PGConfig, {'rollout_length': True}, 'rollout_length must be a positive int, got True'),
+    (PGConfig, {'policy_lr': 0.0}, 'policy_lr must be finite and > 0, got 0.0'),
+    (PGConfig, {'value_lr': INF}, 'value_lr must be finite and > 0, got inf'),
+    (PGConfig, {'alpha': -1.0}, 'alpha must be finite and >= 0, got -1.0'),
+    (PGConfig, {'alpha': NAN}, 'alpha must be finite and >= 0, got nan'),
+    (PGConfig, {'discount': 2.0}, 'discount must lie in [0, 1], got 2.0'),
+]
+
+
+@pytest.mark.parametrize("cls, changes, message", BAD_VALUES,
+                         ids=[f"{c.__name__}-{next(iter(ch))}={ch[next(iter(ch))]!r}" for c, ch, _ in BAD_VALUES])
+def test_configs_refuse_each_bad_value_with_one_line_naming_the_field_and_the_value(cls, changes, message):
+    with pytest.raises(ValueError) as err:
+        cls(**changes)
+    assert str(err.value) == message
+
+
+#: The edges of each range, which must be accepted (the checks' boundaries: ``>= 1``, ``[0, 1]``, ``(0, 1]``,
+#: ``>= 0``); an int is a number.
+GOOD_EDGES = [
+    (SQLConfig, dict(batch_size=1, replay_capacity=1, max_path_length=1, total_steps=1, target_update_period=1,
+                     min_replay_size=1, num_fixed_particles=1, num_updated_particles=1, value_samples=1, hidden_sizes=(1,))),
+    (SQLConfig, dict(discount=0.0, target_tau=1.0, alpha=0.0, value_proposal="policy")),
+    (SQLConfig, dict(discount=1, target_tau=1, alpha=0, q_lr=1, policy_lr=5e-324)),
+    (DDPGConfig, dict(discount=1.0, exploration_std=0.0, reward_scale=5e-324, batch_size=1, min_replay_size=1)),
+    (DDPGConfig, dict(discount=0, exploration_std=0, reward_scale=1, hidden_sizes=(3, 1, 2))),
+    (SACConfig, dict(batch_size=1, replay_capacity=1, min_replay_size=1, total_steps=1, max_path_length=1, hidden_sizes=(1,))),
+    (SACConfig, dict(discount=0.0, target_tau=1.0, alpha=5e-324, target_entropy=-3.0)),
+    (SACConfig, dict(discount=1.0, target_entropy=None)),
+    (SoftDQNConfig, dict(hidden_sizes=(), batch_size=1, target_update_period=1, replay_capacity=1, min_replay_size=1,
+                         total_steps=1, max_path_length=1)),
+    (SoftDQNConfig, dict(alpha=0.0, discount=0.0, q_lr=5e-324)),
+    (SoftDQNConfig, dict(discount=1.0, hidden_sizes=(1,))),
+    (PGConfig, dict(hidden_sizes=(), rollout_length=1, total_steps=1, max_path_length=1, alpha=0.0, discount=0.0)),
+    (PGConfig, dict(hidden_sizes=(1,), discount=1.0, policy_lr=5e-324, value_lr=5e-324)),
+]
+
+
+@pytest.mark.parametrize("cls, changes", GOOD_EDGES)
+def test_configs_accept_the_edges_of_each_range(cls, changes):
+    config = cls(**changes)
+    assert all(getattr(config, k) == v for k, v in changes.items())
