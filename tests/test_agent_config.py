@@ -298,3 +298,83 @@ GOOD_EDGES = [
 def test_configs_accept_the_edges_of_each_range(cls, changes):
     config = cls(**changes)
     assert all(getattr(config, k) == v for k, v in changes.items())
+
+
+# ------------------------------------------------------------------ the family's presets
+
+#: SAC on MuJoCo: the hyperparameter table of arXiv:1812.05905 (Appendix D): 2x256, Adam 3e-4 for critics,
+#: actor and temperature, batch 256, replay 1e6, discount 0.99, Polyak tau 0.005, learned temperature with
+#: target entropy -dim(A) (None); 1000 warm-up steps, 1M steps, episodes of 1000 (SACConfig's docstring).
+SAC_MUJOCO = dict(
+    hidden_sizes=(256, 256), q_lr=3e-4, policy_lr=3e-4, alpha_lr=3e-4, batch_size=256, alpha=1.0, learn_alpha=True,
+    target_entropy=None, discount=0.99, target_tau=0.005, replay_capacity=1_000_000, min_replay_size=1_000,
+    total_steps=1_000_000, max_path_length=1000, preset="mujoco",
+)
+#: SAC on the multi-goal task (spec ``dev-sac-multigoal``): soft Q-learning's shared settings (2x128, Adam 3e-4,
+#: batch 64, discount 0.99, 10,000 steps, 100 warm-up steps, paths of 30), alpha fixed at 10, SAC's tau 0.005.
+SAC_MULTIGOAL = dict(SAC_MUJOCO, hidden_sizes=(128, 128), batch_size=64, alpha=10.0, learn_alpha=False,
+                     min_replay_size=100, total_steps=10_000, max_path_length=30, preset="multigoal")
+#: Soft DQN on CartPole-v1 (spec ``dev-soft-dqn``: the RL Baselines3 Zoo's DQN settings): 2x256, Adam 2.3e-3,
+#: batch 64, buffer 1e5, 1000 warm-up steps, gamma 0.99, target copy every 10 steps, 5e4 steps; alpha 0.01 ours.
+SOFT_DQN_CARTPOLE = dict(
+    hidden_sizes=(256, 256), q_lr=2.3e-3, batch_size=64, alpha=0.01, discount=0.99, target_update_period=10,
+    replay_capacity=100_000, min_replay_size=1_000, total_steps=50_000, max_path_length=500, preset="classic",
+)
+#: ... and on Acrobot-v1: Adam 6.3e-4, batch 128, buffer 5e4, target period 250, 1e5 steps.
+SOFT_DQN_ACROBOT = dict(SOFT_DQN_CARTPOLE, q_lr=6.3e-4, batch_size=128, replay_capacity=50_000,
+                        target_update_period=250, total_steps=100_000)
+#: The policy gradient's ``classic`` preset (spec ``dev-pg-settings``): 2x64, Adam 1e-3 for policy and value,
+#: alpha 0.01, discount 0.99, rollouts of 128 steps, 1e5 steps; discrete actions.
+PG_CLASSIC = dict(hidden_sizes=(64, 64), policy_lr=1e-3, value_lr=1e-3, alpha=0.01, discount=0.99, rollout_length=128,
+                  discrete=True, initial_log_std=0.0, total_steps=100_000, max_path_length=500, preset="classic")
+
+
+@pytest.mark.parametrize("env_id", [None, "HalfCheetah-v5", "Ant-v5"])
+def test_sac_presets_are_every_published_value(env_id):
+    _assert_fields(SACConfig.preset_for("mujoco", env_id), SAC_MUJOCO)
+    _assert_fields(SACConfig.preset_for("multigoal", env_id), SAC_MULTIGOAL)
+    for name in ("classic", "atari"):
+        with pytest.raises(ValueError) as err:
+            SACConfig.preset_for(name, env_id)
+        assert str(err.value) == f"sac has no preset {name!r}; choose one of mujoco, multigoal"
+
+
+@pytest.mark.parametrize("env_id, expected", [
+    (None, SOFT_DQN_CARTPOLE), ("CartPole-v1", SOFT_DQN_CARTPOLE), ("gymnax/CartPole-v1", SOFT_DQN_CARTPOLE),
+    ("Acrobot-v1", SOFT_DQN_ACROBOT), ("gymnax/Acrobot-v1", SOFT_DQN_ACROBOT), ("a/b/Acrobot-v0", SOFT_DQN_ACROBOT),
+])
+def test_soft_dqn_classic_preset_is_every_published_value_by_family(env_id, expected):
+    _assert_fields(SoftDQNConfig.preset_for("classic", env_id), expected)
+
+
+@pytest.mark.parametrize("env_id", [None, "CartPole-v1", "Acrobot-v1"])
+def test_pg_classic_preset_is_every_stated_value(env_id):
+    config = PGConfig.preset_for("classic", env_id)
+    _assert_fields(config, PG_CLASSIC)
+    # An on-policy agent: the buffer is one rollout, read whole, with no warm-up.
+    assert (config.replay_capacity, config.batch_size, config.min_replay_size) == (128, 128, 0)
+    assert PGConfig(rollout_length=7).replay_capacity == PGConfig(rollout_length=7).batch_size == 7
+
+
+@pytest.mark.parametrize("cls, algo", [(SoftDQNConfig, "soft_dqn"), (PGConfig, "pg")])
+@pytest.mark.parametrize("name", ["multigoal", "mujoco", "Classic"])
+def test_discrete_agents_name_the_one_preset_they_take(cls, algo, name):
+    with pytest.raises(ValueError) as err:
+        cls.preset_for(name, "CartPole-v1")
+    assert str(err.value) == f"{algo} has no preset {name!r}; it takes: classic"
+
+
+def test_reward_scale_is_one_over_alpha_and_infinite_at_alpha_zero():
+    assert SQLConfig(alpha=4.0).reward_scale == 0.25 and SQLConfig().reward_scale == 0.1
+    assert SQLConfig(alpha=0.0).reward_scale == float("inf")
+
+
+@pytest.mark.parametrize("config", [SQLConfig(), DDPGConfig(), SACConfig(), SoftDQNConfig(), PGConfig()])
+def test_replace_changes_only_the_named_fields_and_validates_them(config):
+    new = config.replace(total_steps=123, discount=0.5)
+    assert type(new) is type(config) and (new.total_steps, new.discount) == (123, 0.5)
+    assert {k: v for k, v in _fields(new).items() if k not in ("total_steps", "discount")} == {
+        k: v for k, v in _fields(config).items() if k not in ("total_steps", "discount")}
+    assert config.total_steps != 123  # frozen: the original is unchanged
+    with pytest.raises(ValueError, match="^discount must lie in"):
+        config.replace(discount=2.0)
