@@ -361,3 +361,214 @@ def test_the_bit_comparison_catches_an_off_by_one_schedule():
     shifted = update_target(target, online, jnp.int32(3), jnp.int32(3), jnp.float32(1.0))
     ref = _hand_written_update(target, online, jnp.int32(2), jnp.int32(3), jnp.float32(1.0))
     assert _max_bit_difference(shifted, ref) > 0
+
+
+# --- networks, init, act and explore against a NumPy forward pass -----------------------------------
+# The NumPy reference reads the weights and computes in float64: ReLU on every hidden layer, a linear output.
+
+
+def _np_mlp(mlp, x):
+    h = np.asarray(x, np.float64)
+    for i, layer in enumerate(mlp.layers):
+        h = np.einsum("oi,...i->...o", np.asarray(layer.weight, np.float64), h) + np.asarray(layer.bias, np.float64)
+        if i < len(mlp.layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def _close(got, want, dtype=jnp.float32):
+    assert got.dtype == dtype and got.shape == np.shape(want), (got.dtype, got.shape, np.shape(want))
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=2e-5, atol=2e-6)
+
+
+def _identical(a, b) -> bool:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return (jax.tree.structure(a) == jax.tree.structure(b) and len(la) == len(lb)
+            and all(x.dtype == y.dtype and np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb)))
+
+
+def test_mlp_layers_are_the_sizes_in_order_each_from_its_own_key():
+    from softq_ref.agent.networks import MLP
+
+    key = jax.random.PRNGKey(3)
+    mlp = MLP(5, 3, (8, 6), key=key)
+    assert [tuple(layer.weight.shape) for layer in mlp.layers] == [(8, 5), (6, 8), (3, 6)]
+    keys = jax.random.split(key, 3)
+    for layer, (n_in, n_out), k in zip(mlp.layers, [(5, 8), (8, 6), (6, 3)], keys):
+        assert _identical(layer, eqx.nn.Linear(n_in, n_out, key=k, dtype=jnp.float32))
+    linear = MLP(4, 2, (), key=key)
+    assert len(linear.layers) == 1 and _identical(linear.layers[0], eqx.nn.Linear(4, 2, key=jax.random.split(key, 1)[0]))
+
+
+def test_networks_compute_the_numpy_forward_pass():
+    from softq_ref.agent.networks import MLP, DeterministicActor, QNetwork, SamplingNetwork
+
+    k = jax.random.split(jax.random.PRNGKey(4), 8)
+    obs, obs_b = jax.random.normal(k[0], (3,)), jax.random.normal(k[1], (5, 3))
+    acts = jax.random.uniform(k[2], (4, 2), minval=-1, maxval=1)
+    acts_b = jax.random.uniform(k[3], (5, 4, 2), minval=-1, maxval=1)
+    mlp = MLP(5, 3, (8, 6), key=k[4])
+    x = jnp.concatenate([obs_b, acts_b[:, 0]], axis=-1)
+    assert np.any(_np_mlp(mlp, x) < 0) and np.any(_np_mlp(mlp, x) > 0)  # a linear output: both signs
+    _close(mlp(x[0]), _np_mlp(mlp, x[0]))
+    _close(mlp.rows(x), _np_mlp(mlp, x))
+    _close(mlp.at_many(obs, acts), _np_mlp(mlp, np.concatenate([np.broadcast_to(obs, (4, 3)), acts], -1)))
+    pairs = np.concatenate([np.broadcast_to(np.asarray(obs_b)[:, None], (5, 4, 3)), acts_b], -1)
+    _close(mlp.at_pairs(obs_b, acts_b), _np_mlp(mlp, pairs))
+    shared = np.concatenate([np.broadcast_to(np.asarray(obs_b)[:, None], (5, 4, 3)), np.broadcast_to(acts, (5, 4, 2))], -1)
+    _close(mlp.at_pairs(obs_b, acts), _np_mlp(mlp, shared))
+
+    q = QNetwork(3, 2, (8, 6), key=k[5])
+    assert [tuple(layer.weight.shape) for layer in q.net.layers] == [(8, 5), (6, 8), (1, 6)]
+    _close(q(obs, acts[0]), _np_mlp(q.net, np.concatenate([obs, acts[0]]))[0])
+    _close(q.at_actions(obs, acts), _np_mlp(q.net, np.concatenate([np.broadcast_to(obs, (4, 3)), acts], -1))[:, 0])
+    _close(q.rows(obs_b, acts_b[:, 0]), _np_mlp(q.net, x)[:, 0])
+    _close(q.at_pairs(obs_b, acts_b), _np_mlp(q.net, pairs)[..., 0])
+
+    f = SamplingNetwork(3, 2, (8, 6), key=k[6])
+    assert f.action_dim == 2 and [tuple(layer.weight.shape) for layer in f.net.layers] == [(8, 5), (6, 8), (2, 6)]
+    _close(f(obs, acts[0]), np.tanh(_np_mlp(f.net, np.concatenate([obs, acts[0]]))))
+    _close(f.at_noise(obs, acts), np.tanh(_np_mlp(f.net, np.concatenate([np.broadcast_to(obs, (4, 3)), acts], -1))))
+    _close(f.at_pairs(obs_b, acts_b), np.tanh(_np_mlp(f.net, pairs)))
+    xi = jax.random.normal(k[7], (6, 2), dtype=jnp.float32)
+    _close(f.sample(obs, k[7], 6), np.tanh(_np_mlp(f.net, np.concatenate([np.broadcast_to(obs, (6, 3)), xi], -1))))
+
+    mu = DeterministicActor(3, 2, (8, 6), key=k[5])
+    assert [tuple(layer.weight.shape) for layer in mu.net.layers] == [(8, 3), (6, 8), (2, 6)]
+    _close(mu(obs), np.tanh(_np_mlp(mu.net, obs)))
+    _close(mu.rows(obs_b), np.tanh(_np_mlp(mu.net, obs_b)))
+
+
+_INIT_HIDDEN = (8, 6)
+
+
+def _init(name, **changes):
+    from softq_ref.agent import registry
+
+    algo = registry.get(name)
+    config = algo.config_class.preset_for(algo.config_class().preset).replace(hidden_sizes=_INIT_HIDDEN, **changes)
+    action_dim = 4 if algo.action_space == "discrete" else 2
+    key = jax.random.PRNGKey(5)
+    return algo, config, algo.init(config, 3, action_dim, key), key
+
+
+@pytest.mark.parametrize("name", sorted(HPARAM_LEAVES))
+def test_init_holds_the_config_and_fresh_optimisers(name):
+    import math
+
+    algo, config, state, _ = _init(name)
+    leaves = _leaves(state)
+    for field, where in HPARAM_LEAVES[name].items():
+        value = getattr(config, field)
+        if field == "alpha" and name == "sac":
+            expected = jnp.float32(math.log(value))
+        elif field == "learn_alpha":
+            expected = jnp.float32(1.0 if value else 0.0)
+        else:
+            expected = jnp.int32(value) if field == "target_update_period" else jnp.float32(value)
+        assert _same(leaves[where], expected), field
+    assert _same(state.step, jnp.int32(0))
+    counts = [leaf for path, leaf in leaves.items() if path.endswith(".count")]
+    assert counts and all(_same(c, jnp.int32(0)) for c in counts)
+    moments = [leaf for path, leaf in leaves.items() if ".mu" in path or ".nu" in path]
+    assert moments and all(not np.any(np.asarray(m)) for m in moments)
+
+
+def test_init_builds_each_network_from_its_own_key():
+    import math
+
+    from softq_ref.agent import pg, sac, soft_dqn
+    from softq_ref.agent.networks import MLP, DeterministicActor, QNetwork, SamplingNetwork
+
+    _, config, s, key = _init("sql")
+    k_q, k_pi = jax.random.split(key)
+    assert _identical(s.q, QNetwork(3, 2, _INIT_HIDDEN, key=k_q)) and _identical(s.q_target, s.q)
+    assert _identical(s.policy, SamplingNetwork(3, 2, _INIT_HIDDEN, key=k_pi))
+    assert (s.num_fixed, s.num_updated, s.value_samples, s.value_proposal) == (16, 16, 16, "uniform")
+    s = sql.init(config.replace(num_fixed_particles=3, num_updated_particles=5, value_samples=7, value_proposal="policy"),
+                 3, 2, key)
+    assert (s.num_fixed, s.num_updated, s.value_samples, s.value_proposal) == (3, 5, 7, "policy")
+
+    _, _, s, key = _init("ddpg")
+    assert _identical(s.q, QNetwork(3, 2, _INIT_HIDDEN, key=k_q)) and _identical(s.q_target, s.q)
+    assert _identical(s.actor, DeterministicActor(3, 2, _INIT_HIDDEN, key=k_pi)) and _identical(s.actor_target, s.actor)
+
+    _, config, s, key = _init("sac")
+    k_pi3, k_q1, k_q2 = jax.random.split(key, 3)
+    assert _identical(s.actor, sac.TanhGaussianActor(3, 2, _INIT_HIDDEN, key=k_pi3)) and s.actor.action_dim == 2
+    assert [tuple(layer.weight.shape) for layer in s.actor.net.layers] == [(8, 3), (6, 8), (4, 6)]
+    assert _identical(s.critics, (QNetwork(3, 2, _INIT_HIDDEN, key=k_q1), QNetwork(3, 2, _INIT_HIDDEN, key=k_q2)))
+    assert _identical(s.critics_target, s.critics)
+    assert _same(s.hparams.target_entropy, jnp.float32(-2.0))  # -dim(A) by default
+    s = sac.init(config.replace(target_entropy=-5.5, alpha=0.25, learn_alpha=False), 3, 2, key)
+    assert _same(s.hparams.target_entropy, jnp.float32(-5.5)) and _same(s.log_alpha, jnp.float32(math.log(0.25)))
+    assert _same(s.hparams.learn_alpha, jnp.float32(0.0))
+
+    _, config, s, key = _init("soft_dqn")
+    assert _identical(s.q, soft_dqn.DiscreteQNetwork(3, 4, _INIT_HIDDEN, key=key)) and _identical(s.q_target, s.q)
+    assert s.num_actions == 4 and [tuple(layer.weight.shape) for layer in s.q.net.layers] == [(8, 3), (6, 8), (4, 6)]
+
+    _, config, s, key = _init("pg")
+    k_pi, k_v = jax.random.split(key)
+    assert _identical(s.policy.net, MLP(3, 4, _INIT_HIDDEN, key=k_pi)) and _identical(s.value, MLP(3, 1, _INIT_HIDDEN, key=k_v))
+    assert s.policy.discrete and _same(s.policy.log_std, jnp.zeros((0,), jnp.float32))
+    s = pg.init(config.replace(discrete=False, initial_log_std=-0.5), 3, 2, key)
+    assert not s.policy.discrete and _same(s.policy.log_std, jnp.full((2,), -0.5, jnp.float32))
+    assert _identical(s.policy.net, MLP(3, 2, _INIT_HIDDEN, key=k_pi))
+
+
+def test_act_and_explore_of_every_algorithm_are_its_policy_exactly():
+    from softq_ref.agent import pg, sac, soft_dqn
+
+    obs = jax.random.normal(jax.random.PRNGKey(6), (3,))
+    keys = jax.random.split(jax.random.PRNGKey(7), 2)
+
+    _, _, s, _ = _init("sql")
+    for key in keys:
+        xi = jax.random.normal(key, (1, 2), dtype=jnp.float32)[0]
+        _close(sql.act(s, obs, key), np.tanh(_np_mlp(s.policy.net, np.concatenate([obs, xi]))))
+        assert _same(sql.explore(s, obs, key), sql.act(s, obs, key))
+    assert not np.allclose(sql.act(s, obs, keys[0]), sql.act(s, obs, keys[1]))  # a stochastic policy
+
+    _, _, s, _ = _init("ddpg")
+    mean = np.tanh(_np_mlp(s.actor.net, obs))
+    for key in keys:
+        _close(ddpg.act(s, obs, key), mean)
+        noise = np.asarray(jax.random.normal(key, (2,), jnp.float32), np.float64)
+        _close(ddpg.explore(s, obs, key), np.clip(mean + 0.3 * noise, -1.0, 1.0))  # the preset's std 0.3
+        _close(ddpg.explore(ddpg.with_hparams(s, exploration_std=0.0), obs, key), mean)
+        wide = ddpg.explore(ddpg.with_hparams(s, exploration_std=1e4), obs, key)  # clipped to the box
+        assert _same(wide, jnp.sign(jnp.asarray(noise, jnp.float32)))
+
+    _, _, s, _ = _init("sac")
+    out = _np_mlp(s.actor.net, obs)
+    for key in keys:
+        _close(sac.act(s, obs, key), np.tanh(out[:2]))
+        eps = np.asarray(jax.random.normal(key, (2,), jnp.float32), np.float64)
+        _close(sac.explore(s, obs, key), np.tanh(out[:2] + np.exp(np.clip(out[2:], -20.0, 2.0)) * eps))
+
+    _, _, s, _ = _init("soft_dqn")
+    q = _np_mlp(s.q.net, obs)
+    assert _same(soft_dqn.greedy(s, obs), jnp.float32([np.argmax(q)]))
+    draws = jax.vmap(lambda k: soft_dqn.act(s, obs, k))(jax.random.split(jax.random.PRNGKey(8), 4000))
+    assert draws.dtype == jnp.float32 and draws.shape == (4000, 1)
+    assert _same(soft_dqn.explore(s, obs, keys[0]), soft_dqn.act(s, obs, keys[0]))
+    for alpha in (0.05, 1e4):  # the Boltzmann policy of eq. (6): sharp, then almost uniform
+        t = soft_dqn.with_hparams(s, alpha=alpha)
+        draws = np.asarray(jax.vmap(lambda k: soft_dqn.act(t, obs, k))(jax.random.split(jax.random.PRNGKey(8), 4000)))
+        freq = np.bincount(draws[:, 0].astype(int), minlength=4) / 4000
+        probs = np.exp((q - q.max()) / alpha) / np.sum(np.exp((q - q.max()) / alpha))
+        np.testing.assert_allclose(freq, probs, atol=0.03)
+    assert np.ptp(q) > 0.3  # alpha 0.05 is then far from uniform, so both checks have force
+
+    _, config, s, _ = _init("pg")
+    logits = _np_mlp(s.policy.net, obs)
+    draws = np.asarray(jax.vmap(lambda k: pg.act(s, obs, k))(jax.random.split(jax.random.PRNGKey(9), 4000)))
+    assert draws.shape == (4000, 1) and draws.dtype == np.float32
+    freq = np.bincount(draws[:, 0].astype(int), minlength=4) / 4000
+    np.testing.assert_allclose(freq, np.exp(logits) / np.sum(np.exp(logits)), atol=0.03)
+    assert _same(pg.explore(s, obs, keys[0]), pg.act(s, obs, keys[0]))
+    s = pg.init(config.replace(discrete=False, initial_log_std=-0.5), 3, 2, jax.random.PRNGKey(5))
+    for key in keys:
+        eps = np.asarray(jax.random.normal(key, (2,), jnp.float32), np.float64)
+        _close(pg.act(s, obs, key), _np_mlp(s.policy.net, obs) + np.exp(-0.5) * eps)
