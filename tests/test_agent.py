@@ -572,3 +572,34 @@ def test_act_and_explore_of_every_algorithm_are_its_policy_exactly():
     for key in keys:
         eps = np.asarray(jax.random.normal(key, (2,), jnp.float32), np.float64)
         _close(pg.act(s, obs, key), _np_mlp(s.policy.net, obs) + np.exp(-0.5) * eps)
+
+
+def _np_sampler_jacobian(policy, obs, xi):
+    """d tanh(MLP([obs, xi])) / d xi in float64: the product of the layers' Jacobians (ReLU masks, tanh')."""
+    layers = policy.net.layers
+    h = np.concatenate([np.asarray(obs, np.float64), np.asarray(xi, np.float64)])
+    jac = np.eye(h.shape[0])[:, len(obs):]  # d input / d xi
+    for i, layer in enumerate(layers):
+        w = np.asarray(layer.weight, np.float64)
+        h, jac = w @ h + np.asarray(layer.bias, np.float64), w @ jac
+        if i < len(layers) - 1:
+            mask = (h > 0).astype(np.float64)
+            h, jac = h * mask, mask[:, None] * jac
+    return (1.0 - np.tanh(h) ** 2)[:, None] * jac
+
+
+def test_policy_log_density_is_the_change_of_variables_of_the_sampler():
+    """log q(a) = log N(xi; 0, I) - log|det d f / d xi| (the ``policy`` value proposal, ``dev-policy-proposal``)."""
+    from softq_ref.agent.networks import SamplingNetwork
+    from softq_ref.agent.sql import _policy_log_density
+
+    k = jax.random.split(jax.random.PRNGKey(10), 3)
+    policy = SamplingNetwork(3, 2, (16, 16), key=k[0])
+    obs = jax.random.normal(k[1], (3,))
+    for xi in jax.random.normal(k[2], (4, 2)):
+        jac = _np_sampler_jacobian(policy, obs, xi)
+        x = np.asarray(xi, np.float64)
+        want = -0.5 * x @ x - 0.5 * 2 * np.log(2 * np.pi) - np.log(abs(np.linalg.det(jac)))
+        got = _policy_log_density(policy, obs, xi)
+        assert got.dtype == jnp.float32 and got.shape == ()
+        np.testing.assert_allclose(float(got), want, rtol=1e-4, atol=1e-4)
