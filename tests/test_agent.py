@@ -68,6 +68,60 @@ def test_replay_rejects_bad_capacity():
         replay.init(0, 2, 2)
 
 
+def test_replay_buffer_exactly_init_add_sample_and_time_order():
+    """Every field of the ring buffer: float32 zero storage, writes cast to float32 at ``position``, the
+    position wrapping and the size capped at the capacity, ``sample`` = the rows ``randint(key, 0, max(size, 1))``
+    of every field, ``in_time_order`` = oldest first."""
+    with pytest.raises(ValueError) as err:
+        replay.init(0, 2, 3)
+    assert str(err.value) == "replay capacity must be >= 1, got 0"
+    buf = replay.init(3, 2, 4)
+    assert buf.capacity == 3 and replay.init(1, 2, 4).capacity == 1
+    shapes = {"obs": (3, 2), "action": (3, 4), "reward": (3,), "next_obs": (3, 2), "done": (3,)}
+    for name, shape in shapes.items():
+        field = getattr(buf.data, name)
+        assert field.dtype == jnp.float32 and field.shape == shape and not np.any(np.asarray(field)), name
+    assert _same(buf.position, jnp.int32(0)) and _same(buf.size, jnp.int32(0))
+    # An empty buffer samples its (zero) slot 0 rather than failing.
+    empty = replay.sample(buf, jax.random.PRNGKey(0), 4)
+    assert empty.obs.shape == (4, 2) and not np.any(np.asarray(empty.obs))
+
+    def tr(i):  # float64 and int inputs: stored as float32
+        return Transition(np.array([i, -i], np.float64), np.full(4, 0.5 * i), i, np.array([i + 0.25, 0.0]), i % 2)
+
+    rows = []
+    for i in range(1, 6):
+        buf = replay.add(buf, tr(i))
+        rows.append(i)
+        kept = rows[-3:]
+        assert int(buf.size) == min(i, 3) and int(buf.position) == i % 3
+        assert buf.position.dtype == buf.size.dtype == jnp.int32
+        slot = (i - 1) % 3
+        np.testing.assert_array_equal(buf.data.obs[slot], np.float32([i, -i]))
+        np.testing.assert_array_equal(buf.data.action[slot], np.full(4, 0.5 * i, np.float32))
+        assert float(buf.data.reward[slot]) == i and float(buf.data.done[slot]) == i % 2
+        np.testing.assert_array_equal(buf.data.next_obs[slot], np.float32([i + 0.25, 0.0]))
+        assert all(getattr(buf.data, n).dtype == jnp.float32 for n in shapes)
+        if i == 2:  # not full: slot 2 still empty, sample only from the first two
+            draws = replay.sample(buf, jax.random.PRNGKey(1), 200)
+            assert set(np.asarray(draws.reward).astype(int)) == {1, 2}
+            # slots hold [1, 2, 0] with position 2: rolled by -2, the empty slot comes first
+            np.testing.assert_array_equal(replay.in_time_order(buf).reward, np.float32([0, 1, 2]))
+    assert sorted(np.asarray(buf.data.reward).astype(int)) == kept
+    # Oldest first: 3, 4, 5 (position 2 holds the oldest).
+    ordered = replay.in_time_order(buf)
+    np.testing.assert_array_equal(ordered.reward, np.float32([3, 4, 5]))
+    np.testing.assert_array_equal(ordered.obs, np.float32([[3, -3], [4, -4], [5, -5]]))
+    np.testing.assert_array_equal(ordered.done, np.float32([1, 0, 1]))
+    # sample: the rows idx = randint(key, (B,), 0, size) of every field, all from the same rows.
+    key = jax.random.PRNGKey(2)
+    idx = np.asarray(jax.random.randint(key, (64,), 0, 3))
+    batch = replay.sample(buf, key, 64)
+    for name in shapes:
+        np.testing.assert_array_equal(getattr(batch, name), np.asarray(getattr(buf.data, name))[idx])
+    assert len(set(idx)) == 3
+
+
 # --- configs ---------------------------------------------------------------------------------
 
 

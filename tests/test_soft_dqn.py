@@ -254,3 +254,11 @@ def test_train_step_itself_converges_to_q_star_on_a_deterministic_mdp():
 
 # The learning bars on real tasks (slow) run through the real loops and the CLI:
 # tests/test_family_wiring.py.
+
+
+def test_action_index_rounds_the_stored_float_to_an_int32_index():
+    stored = jnp.array([[0.0], [2.0], [0.9999999], [2.6], [1.4]], jnp.float32)
+    got = soft_dqn.action_index(stored)
+    assert got.dtype == jnp.int32 and got.shape == (5,)
+    np.testing.assert_array_equal(got, [0, 2, 1, 3, 1])
+    assert soft_dqn.action_index(jnp.zeros((2, 3, 1)) + 4.0).shape == (2, 3)
