@@ -657,3 +657,18 @@ def test_policy_log_density_is_the_change_of_variables_of_the_sampler():
         got = _policy_log_density(policy, obs, xi)
         assert got.dtype == jnp.float32 and got.shape == ()
         np.testing.assert_allclose(float(got), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(HPARAM_LEAVES))
+def test_act_and_explore_stay_float32_with_x64(name):
+    """The actions go into float32 storage and float32 networks: the noise is drawn in float32 even when JAX's
+    default precision is 64 bits (the same draws as without x64)."""
+    algo, _, state, _ = _init(name)
+    obs = jax.random.normal(jax.random.PRNGKey(6), (3,))
+    key = jax.random.PRNGKey(7)
+    plain = (algo.act(state, obs, key), algo.explore(state, obs, key))
+    with jax.enable_x64(True):
+        wide = (algo.act(state, obs, key), algo.explore(state, obs, key))
+    for a, b in zip(plain, wide):
+        assert a.dtype == b.dtype == jnp.float32 and a.shape == b.shape
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-7)
