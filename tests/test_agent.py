@@ -586,7 +586,10 @@ def test_act_and_explore_of_every_algorithm_are_its_policy_exactly():
 
     _, _, s, _ = _init("ddpg")
     mean = np.tanh(_np_mlp(s.actor.net, obs))
-    for key in keys:
+    ddpg_keys = jax.random.split(jax.random.PRNGKey(12), 2)
+    signs = np.sign(np.concatenate([np.asarray(jax.random.normal(k, (2,), jnp.float32)) for k in ddpg_keys]))
+    assert set(signs) == {-1.0, 1.0}  # noise of both signs: both edges of the box are reached below
+    for key in ddpg_keys:
         _close(ddpg.act(s, obs, key), mean)
         noise = np.asarray(jax.random.normal(key, (2,), jnp.float32), np.float64)
         _close(ddpg.explore(s, obs, key), np.clip(mean + 0.3 * noise, -1.0, 1.0))  # the preset's std 0.3
