@@ -107,3 +107,52 @@ def test_agent_converges_to_the_boltzmann_policy_on_a_bandit():
 def test_bandit_check_catches_broken_return_without_entropy():
     with pytest.raises(AssertionError):
         check_reaches_boltzmann(_train_on_bandit(0.0))
+
+
+def test_rollout_train_step_marks_every_episode_boundary_done(monkeypatch):
+    """A row whose ``next_obs`` is not the next row's ``obs`` ends an episode: it reaches ``train_step`` with
+    ``done = 1``; stored terminations stay 1; the last row is never cut; nothing else of the rollout changes."""
+    seen = []
+
+    def fake_train_step(state, batch, key):
+        seen.append((state, batch, key))
+        return "new state", {"policy_loss": 0.0}
+
+    monkeypatch.setattr(pg, "train_step", fake_train_step)
+    obs = jnp.array([[0, 0], [1, 0], [2, 0], [10, 5], [11, 5], [12, 5]], jnp.float32)
+    next_obs = jnp.array([[1, 0], [2, 0], [2, 7], [11, 5], [11, 5], [99, 9]], jnp.float32)  # row 2: only one coordinate differs
+    rollout = Transition(obs=obs, action=jnp.zeros((6, 1)), reward=jnp.arange(6, dtype=jnp.float32), next_obs=next_obs,
+                         done=jnp.array([0, 0, 0, 0, 1, 0], jnp.float32))
+    key = jax.random.PRNGKey(3)
+    assert pg.rollout_train_step("state", rollout, key) == ("new state", {"policy_loss": 0.0})
+    (state, batch, got_key), = seen
+    assert state == "state" and got_key is key
+    assert batch.done.dtype == jnp.float32
+    np.testing.assert_array_equal(batch.done, np.float32([0, 0, 1, 0, 1, 0]))
+    for name in ("obs", "action", "reward", "next_obs"):
+        assert getattr(batch, name) is getattr(rollout, name)
+
+
+def _np_mlp(mlp, x):
+    h = np.asarray(x, np.float64)
+    for i, layer in enumerate(mlp.layers):
+        h = np.asarray(layer.weight, np.float64) @ h + np.asarray(layer.bias, np.float64)
+        h = np.maximum(h, 0.0) if i < len(mlp.layers) - 1 else h
+    return h
+
+
+def test_policy_log_prob_is_the_softmax_or_the_diagonal_gaussian_of_the_network():
+    obs = jnp.array([0.3, -1.2, 0.7], jnp.float32)
+    state = pg.init(pg.PGConfig(hidden_sizes=(8,)), 3, 4, jax.random.PRNGKey(0))
+    logits = _np_mlp(state.policy.net, obs)
+    log_softmax = logits - np.log(np.sum(np.exp(logits - logits.max()))) - logits.max()
+    for a in range(4):
+        got = state.policy.log_prob(obs, jnp.float32([a + 0.2]))  # the stored index, rounded
+        assert got.dtype == jnp.float32 and got.shape == ()
+        np.testing.assert_allclose(float(got), log_softmax[a], rtol=1e-5, atol=1e-6)
+    state = pg.init(pg.PGConfig(hidden_sizes=(8,), discrete=False, initial_log_std=-0.7), 3, 2, jax.random.PRNGKey(0))
+    mean = _np_mlp(state.policy.net, obs)
+    action = np.array([0.4, -0.9])
+    sigma = np.exp(-0.7)
+    want = np.sum(-0.5 * ((action - mean) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi))
+    np.testing.assert_allclose(float(state.policy.log_prob(obs, jnp.asarray(action, jnp.float32))), want, rtol=1e-5)

@@ -98,6 +98,20 @@ def test_the_toy_config_declares_its_traced_fields_once():
     assert "batch_size" in static_fields(ToyConfig) and "lr" not in static_fields(ToyConfig)
 
 
+def test_action_space_mismatch_names_both_kinds_and_shows_an_undeclared_kind_as_it_is():
+    from softq_ref.agent.algorithm import action_space_mismatch
+
+    assert action_space_mismatch(TOY, "CartPole-v1", "discrete") == (
+        "CartPole-v1 has a Discrete action space; toy needs a Box (continuous) one")
+    discrete = TOY._replace(action_space="discrete")
+    assert action_space_mismatch(discrete, "Pendulum-v1", "box") == (
+        "Pendulum-v1 has a Box (continuous) action space; toy needs a Discrete one")
+    # A kind without a display name (a gymnasium MultiBinary space, a future kind) is named as given.
+    assert action_space_mismatch(TOY, "Env-v0", "MultiBinary") == "Env-v0 has a MultiBinary action space; toy needs a Box (continuous) one"
+    assert action_space_mismatch(TOY._replace(action_space="graph"), "Env-v0", "box") == (
+        "Env-v0 has a Box (continuous) action space; toy needs a graph one")
+
+
 def test_a_registered_algorithm_trains_checkpoints_resumes_and_loads(tmp_path, capsys):
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert _train("--steps", "300", "--chunk-steps", "100", "--out", str(full)) == 0
@@ -150,3 +164,68 @@ def test_registering_a_different_algorithm_under_a_taken_name_is_refused():
         registry.register(TOY._replace(name="toy_twin"))
     with pytest.raises(ValueError, match="unknown algorithm 'nope'"):
         registry.get("nope")
+
+
+def test_registry_refusals_are_one_line_naming_the_algorithm_and_what_is_wrong():
+    from softq_ref.agent import sql
+
+    builtins = "sql, ddpg, sac, soft_dqn, pg"
+    assert registry.names()[:5] == tuple(builtins.split(", "))
+    cases = [
+        (lambda: registry.register("sql"), TypeError, "expected an Algorithm, got str"),
+        (lambda: registry.register(TOY._replace(name="t2", config_class=None)), ValueError,
+         "algorithm 't2' needs a dataclass config_class"),
+        (lambda: registry.register(TOY._replace(name="t2", config_class=int)), ValueError,
+         "algorithm 't2' needs a dataclass config_class"),
+        (lambda: registry.register(TOY._replace(name="t2", action_space="Box")), ValueError,
+         "algorithm 't2': action_space must be one of ('box', 'discrete'), got 'Box'"),
+        (lambda: registry.register(TOY._replace(name="t2", metrics=())), ValueError, "algorithm 't2' declares no metrics"),
+        (lambda: registry.register(sql.ALGORITHM._replace(metrics=("x",))), ValueError,
+         "an algorithm named 'sql' is already registered"),
+        (lambda: registry.register(sql.ALGORITHM._replace(name="sql2")), ValueError,
+         "algorithm 'sql2': config class SQLConfig already belongs to 'sql'"),
+        (lambda: registry.for_config({"alpha": 1.0}), TypeError, "no registered algorithm has config class dict"),
+        (lambda: registry.config_from_dict([1]), ValueError, "a config must be a JSON object, got list"),
+        (lambda: registry.config_from_dict({"algo": "sql", "config_version": 2}), ValueError,
+         "sql config version 2 is not the supported version 1"),
+        (lambda: registry.config_from_dict({"algo": "ddpg", "config_version": "1"}), ValueError,
+         "ddpg config version '1' is not the supported version 1"),
+        (lambda: registry.config_from_dict({"zeta": 1, "alpha_": 2}), ValueError, "unknown sql config keys: ['alpha_', 'zeta']"),
+        (lambda: registry.config_from_dict({"algo": "sac", "q_lr": "fast"}), ValueError,
+         "bad sac config: must be real number, not str"),
+    ]
+    for call, kind, message in cases:
+        with pytest.raises(kind) as err:
+            call()
+        assert type(err.value) is kind and str(err.value) == message
+    for name in ("nope", ["sql"], None):
+        with pytest.raises(ValueError) as err:
+            registry.get(name)
+        assert str(err.value) == f"unknown algorithm {name!r}; known: {', '.join(registry.names())}"
+        assert f"known: {builtins}" in str(err.value)
+    with pytest.raises(ValueError, match="^unknown algorithm 'nope'; known: sql, ddpg"):
+        registry.config_from_dict({"algo": "nope"})
+    # Nothing refused was registered; registering the same value again is a no-op.
+    assert "t2" not in registry.names() and "sql2" not in registry.names()
+    assert registry.register(sql.ALGORITHM) is sql.ALGORITHM and registry.get("sql") is sql.ALGORITHM
+
+
+def test_config_from_dict_defaults_to_sql_version_1_and_reads_json_lists_as_tuples():
+    from softq_ref.agent.config import SQLConfig
+
+    config = registry.config_from_dict({"hidden_sizes": [4, 4], "alpha": 2.0})
+    assert config == SQLConfig(hidden_sizes=(4, 4), alpha=2.0) and type(config.hidden_sizes) is tuple
+    saved = registry.config_to_dict(config)
+    assert saved["algo"] == "sql" and saved["config_version"] == 1 and saved["hidden_sizes"] == (4, 4)
+    assert set(saved) == {f.name for f in dataclasses.fields(SQLConfig)} | {"algo", "config_version"}
+    assert registry.config_from_dict(json.loads(json.dumps(saved))) == config
+    assert registry.config_to_dict(ToyConfig()) == {**dataclasses.asdict(ToyConfig()), "algo": "toy", "config_version": 1}
+
+
+def test_buffer_action_dim_is_the_box_width_or_one_slot_for_a_discrete_index():
+    assert TOY.buffer_action_dim(3) == 3 and type(TOY.buffer_action_dim(np.int64(3))) is int
+    discrete = TOY._replace(action_space="discrete")
+    assert discrete.buffer_action_dim(7) == 1 and discrete.buffer_action_dim(1) == 1
+    assert [registry.get(n).buffer_action_dim(5) for n in ("sql", "ddpg", "sac", "soft_dqn", "pg")] == [5, 5, 5, 1, 1]
+    assert Algorithm("a", *[None] * 4).action_space == "box" and not Algorithm("a", *[None] * 4).on_policy
+    assert [registry.get(n).on_policy for n in ("sql", "ddpg", "sac", "soft_dqn", "pg")] == [False] * 4 + [True]

@@ -137,3 +137,44 @@ def test_the_compile_count_would_catch_a_recompile():
 
 # The learning bars on real tasks (slow) run through the real loops and the CLI:
 # tests/test_family_wiring.py.
+
+
+def _np_mlp(mlp, x):
+    """The MLP in float64 NumPy from its weights: ReLU on the hidden layers, a linear output."""
+    h = np.asarray(x, np.float64)
+    for i, layer in enumerate(mlp.layers):
+        h = np.einsum("oi,...i->...o", np.asarray(layer.weight, np.float64), h) + np.asarray(layer.bias, np.float64)
+        h = np.maximum(h, 0.0) if i < len(mlp.layers) - 1 else h
+    return h
+
+
+def test_the_actor_is_a_tanh_gaussian_with_the_first_half_mean_and_the_clipped_second_half_log_std():
+    """``distribution``, ``mode``, ``sample`` and ``sample_rows`` against the NumPy network: mean = out[:d],
+    log std = clip(out[d:], -20, 2) (``dev-sac-log-std-clip``, both edges reached), a = tanh(mean + std * eps)
+    with eps = normal(key), and the core's log-density at that u."""
+    k = jax.random.split(jax.random.PRNGKey(11), 3)
+    actor = sac.TanhGaussianActor(3, 2, (8,), key=k[0])
+    big = jax.tree.map(lambda x: 300.0 * x, actor)  # log std far outside [-20, 2] on both sides
+    obs = jax.random.normal(k[1], (6, 3))
+    keys = jax.random.split(k[2], 6)
+    hit = set()
+    for a in (actor, big):
+        out = _np_mlp(a.net, obs)
+        mean, log_std = out[:, :2], np.clip(out[:, 2:], -20.0, 2.0)
+        hit |= set(np.unique(log_std[(log_std == -20.0) | (log_std == 2.0)]))
+        rows_action, rows_lp = a.sample_rows(obs, keys)
+        for i in range(6):
+            m, ls = a.distribution(obs[i])
+            assert m.dtype == ls.dtype == jnp.float32 and m.shape == ls.shape == (2,)
+            np.testing.assert_allclose(m, mean[i], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(ls, log_std[i], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(a.mode(obs[i]), np.tanh(mean[i]), rtol=1e-5, atol=1e-6)
+            eps = np.asarray(jax.random.normal(keys[i], (2,), jnp.float32), np.float64)
+            u = mean[i] + np.exp(log_std[i]) * eps
+            action, lp = a.sample(obs[i], keys[i])
+            np.testing.assert_allclose(action, np.tanh(u), rtol=1e-5, atol=1e-6)
+            want_lp = tanh_gaussian_log_prob(*(jnp.asarray(x, jnp.float32) for x in (u, mean[i], log_std[i])))
+            np.testing.assert_allclose(lp, want_lp, rtol=1e-4, atol=1e-3)
+            np.testing.assert_allclose(rows_action[i], action, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(rows_lp[i], lp, rtol=1e-4, atol=1e-3)
+    assert hit == {-20.0, 2.0}

@@ -254,3 +254,23 @@ def test_train_step_itself_converges_to_q_star_on_a_deterministic_mdp():
 
 # The learning bars on real tasks (slow) run through the real loops and the CLI:
 # tests/test_family_wiring.py.
+
+
+def test_action_index_rounds_the_stored_float_to_an_int32_index():
+    stored = jnp.array([[0.0], [2.0], [0.9999999], [2.6], [1.4]], jnp.float32)
+    got = soft_dqn.action_index(stored)
+    assert got.dtype == jnp.int32 and got.shape == (5,)
+    np.testing.assert_array_equal(got, [0, 2, 1, 3, 1])
+    assert soft_dqn.action_index(jnp.zeros((2, 3, 1)) + 4.0).shape == (2, 3)
+
+
+def test_greedy_and_act_give_a_float32_index_even_with_x64():
+    """The action is stored as ``float32 [1]`` (the replay buffer's dtype) whatever JAX's default precision."""
+    state = soft_dqn.init(SMALL, 4, 3, jax.random.PRNGKey(0))
+    obs = jnp.array([0.5, -1.0, 2.0, 0.1], jnp.float32)
+    best = int(np.argmax(np.asarray(state.q(obs))))
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            for action in (soft_dqn.greedy(state, obs), soft_dqn.act(state, obs, jax.random.PRNGKey(1))):
+                assert action.dtype == jnp.float32 and action.shape == (1,), x64
+            assert float(soft_dqn.greedy(state, obs)[0]) == best

@@ -37,6 +37,9 @@ MUJOCO_REWARD_SCALES = {
 #: discrete-action agents (``soft_dqn``, ``pg``); each algorithm says which of these it has.
 PRESETS = ("multigoal", "mujoco", "classic")
 
+#: The presets of soft Q-learning and its DDPG baseline (the continuous-action tasks).
+CONTINUOUS_PRESETS = ("multigoal", "mujoco")
+
 #: ``dataclasses.field`` metadata key marking a traced hyperparameter.
 TRACED = "softq_ref_traced"
 
@@ -178,7 +181,7 @@ class SQLConfig(ConfigBase):
                 total_steps=1_000_000,
                 preset="mujoco",
             )
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(CONTINUOUS_PRESETS)}")
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,7 @@ class DDPGConfig(ConfigBase):
                 total_steps=1_000_000,
                 preset="mujoco",
             )
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(CONTINUOUS_PRESETS)}")
 
 
 def mujoco_reward_scale(env_id: str | None) -> float:
