@@ -13,6 +13,7 @@ from softq_ref.tabular import (
     TabularMDP,
     finite_horizon_soft_values,
     maxent_objective,
+    q_iteration,
     random_mdp,
     soft_bellman_operator,
     soft_policy_evaluation,
@@ -20,6 +21,7 @@ from softq_ref.tabular import (
     soft_policy_iteration,
     soft_q_iteration,
 )
+from softq_ref.tabular.mdp import _format_sum
 from softq_ref.testing import DEFAULT_NUM_ACTIONS, DEFAULT_NUM_STATES, mdps, policies, q_tables, temperatures
 
 
@@ -84,6 +86,29 @@ def test_def_mdp_rejects_a_row_just_outside_the_tolerance():
     transitions[0, 0, 0] -= 1e-5 - 1e-8  # within 1e-6: accepted as given
     mdp = TabularMDP(transitions, rewards, 0.9)
     assert float(mdp.transitions[0, 0, 0]) == transitions[0, 0, 0]
+
+
+def test_def_mdp_row_sum_in_the_message_has_six_digits_or_as_many_as_it_takes_not_to_read_1():
+    transitions, rewards = _valid_tables()
+    transitions[1, 1] = [0.2623456789, 0.125, 0.125]  # sums to 0.5123456789
+    with pytest.raises(ValueError, match=r"^transitions\[1, 1\] sums to 0\.512346, not 1 "):
+        TabularMDP(transitions, rewards, 0.9)
+    transitions, rewards = _valid_tables()
+    transitions[0, 1, 0] += 1.51234e-6  # off by more than 1e-6, but "1" to six digits
+    with pytest.raises(ValueError, match=r"^transitions\[0, 1\] sums to 1\.00000151, not 1 "):
+        TabularMDP(transitions, rewards, 0.9)
+
+
+def test_def_mdp_format_sum_prints_the_fewest_of_6_9_12_17_digits_that_do_not_read_1():
+    # The helper of the row-sum message: a total that is not 1 never prints as "1".
+    assert _format_sum(0.5123456789) == "0.512346"
+    assert _format_sum(1.0) == "1"
+    assert _format_sum(1.00000151234) == "1.00000151"
+    assert _format_sum(1 + 1.234e-10) == "1.00000000012"
+    assert _format_sum(1 + 2**-52) == "1.0000000000000002"  # the next float64 after 1: all 17 digits
+    assert _format_sum(1 - 2**-53) == "0.99999999999999989"
+    for total in (1 + 2**-52, 1 - 2**-53, 1 + 1e-15):
+        assert float(_format_sum(total)) == total  # 17 digits round-trip a float64
 
 
 def test_def_mdp_rejects_a_negative_probability():
@@ -239,6 +264,71 @@ def test_thm3_soft_q_iteration_rejects_bad_loop_settings(mdp):
         soft_q_iteration(mdp, 1.0, max_iters=0)
     with pytest.raises(ValueError, match=r"q0 must have shape"):
         soft_q_iteration(mdp, 1.0, q0=jnp.zeros(3))
+
+
+def test_thm3_q_iteration_and_soft_policy_iteration_reject_bad_loop_settings_and_q0(mdp):
+    with pytest.raises(ValueError, match=r"^max_iters must be an int >= 1, got 0$"):
+        q_iteration(mdp, max_iters=0)
+    with pytest.raises(ValueError, match=r"^max_iters must be an int >= 1, got 2\.5$"):
+        soft_policy_iteration(mdp, 1.0, max_iters=2.5)
+    with pytest.raises(ValueError, match=r"^max_iters must be an int >= 1, got 0$"):
+        soft_policy_iteration(mdp, 1.0, max_iters=0)
+    with pytest.raises(ValueError, match=r"^q0 must have shape \[S, A\] = \(3, 2\), got \(3,\)$"):
+        q_iteration(mdp, q0=jnp.zeros(3))
+    with pytest.raises(ValueError, match=r"^q0\[2, 1\] is inf; q0 must be finite$"):
+        q_iteration(mdp, q0=jnp.zeros((3, 2)).at[2, 1].set(jnp.inf))
+
+
+@pytest.mark.parametrize(
+    "solve",
+    [
+        lambda mdp, n: q_iteration(mdp, max_iters=n),
+        lambda mdp, n: soft_q_iteration(mdp, 1.0, max_iters=n),
+        lambda mdp, n: soft_policy_iteration(mdp, 1.0, max_iters=n)[0],
+    ],
+    ids=["q_iteration", "soft_q_iteration", "soft_policy_iteration"],
+)
+def test_thm3_loop_counts_beyond_int32_are_refused_naming_max_iters(mdp, solve):
+    # The loops count in int32: a larger bound used to fail with "Python integer ... out of bounds for int32".
+    with pytest.raises(ValueError, match=r"^max_iters must be at most 2\*\*31 - 1 = 2147483647, got 2147483648$"):
+        solve(mdp, 2**31)
+    assert solve(mdp, 2**31 - 1).shape == (3, 2)  # the largest bound is accepted (and converges early)
+
+
+def test_thm3_default_tolerance_of_q_iteration_and_soft_policy_iteration_is_1e_8():
+    # One state; action 0 pays 1, action 1 pays 0: Q* = (1 + 0.9 * 10, 0.9 * 10) = (10, 9).
+    chain = TabularMDP(np.ones((1, 2, 1)), np.array([[1.0, 0.0]]), 0.9)
+    q, info = q_iteration(chain, return_info=True)
+    assert float(info.error_bound) <= 1e-8 and bool(info.converged)
+    np.testing.assert_allclose(q, [[10.0, 9.0]], rtol=0, atol=1e-8)
+    # soft policy iteration, default tol, against soft Q-iteration far below it
+    mdp = random_mdp(jax.random.key(3), 4, 3, discount=0.95, reward_scale=5.0)
+    q_spi, _ = soft_policy_iteration(mdp, 0.3)
+    np.testing.assert_allclose(q_spi, soft_q_iteration(mdp, 0.3, tol=1e-12), rtol=0, atol=1e-8)
+
+
+def test_thm3_q_iteration_a_priori_error_bound_is_attained_from_a_far_start():
+    # One state, two actions, no reward, gamma = 1/2: Q* = 0. From q0 = (100, -100) one backup gives (50, 50):
+    # |Q_1 - Q*| = 50 = gamma^1 (|q0| + max|r| / (1 - gamma)), the a-priori bound (alpha = 0: no log A term),
+    # tighter than the a-posteriori gamma |Q_1 - Q_0| / (1 - gamma) = 150.
+    mdp = TabularMDP(np.ones((1, 2, 1)), np.zeros((1, 2)), 0.5)
+    q, info = q_iteration(mdp, q0=jnp.array([[100.0, -100.0]]), max_iters=1, return_info=True)
+    np.testing.assert_array_equal(q, [[50.0, 50.0]])
+    assert float(info.error_bound) == 50.0 and int(info.iterations) == 1 and not bool(info.converged)
+
+
+def test_thm4_soft_policy_iteration_takes_1000_steps_by_default_when_tol_is_out_of_reach():
+    # In float32 the iterates keep moving at the rounding level, so tol = 0 is never met and the
+    # loop stops at max_iters: the default result is the 1000-step result, bit for bit.
+    m = random_mdp(jax.random.key(3), 3, 2)
+    mdp = TabularMDP(np.asarray(m.transitions, np.float32), np.asarray(m.rewards, np.float32), 0.9)
+    q, policy = soft_policy_iteration(mdp, 1.0, tol=0.0)
+    q_1000, policy_1000 = soft_policy_iteration(mdp, 1.0, tol=0.0, max_iters=1000)
+    np.testing.assert_array_equal(q, q_1000)
+    np.testing.assert_array_equal(policy, policy_1000)
+    # the step count is visible on this MDP (checked on CPU): one step fewer or more gives other bits
+    for other in (999, 1001):
+        assert not np.array_equal(q, soft_policy_iteration(mdp, 1.0, tol=0.0, max_iters=other)[0])
 
 
 def test_def_soft_policy_evaluation_rejects_a_bad_policy(mdp):

@@ -204,6 +204,8 @@ def maxent_gradient_ascent(
     _check(mdp, logits0, initial_distribution)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if steps > np.iinfo(np.int32).max:  # the loop counts in int32
+        raise ValueError(f"steps must be at most 2**31 - 1 = {np.iinfo(np.int32).max}, got {steps!r}")
     return _ascent(mdp, jnp.asarray(alpha, mdp.rewards.dtype), jnp.asarray(initial_distribution, mdp.rewards.dtype),
                    jnp.asarray(learning_rate, mdp.rewards.dtype), steps, jnp.asarray(logits0, mdp.rewards.dtype))
 
