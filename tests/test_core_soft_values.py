@@ -193,6 +193,16 @@ def test_eq6_alpha_zero_uniform_over_argmax_with_ties():
     np.testing.assert_allclose(log_pi[2], [-math.log(4.0)] * 4, rtol=1e-6)
 
 
+def test_eq6_policy_over_a_leading_action_axis():
+    # Actions on axis 0 (columns are states): q = [[0, 1], [log 3, 1]], alpha = 1.
+    # Column 0: pi = [1, 3] / 4; column 1: a tie, pi = [1/2, 1/2].
+    q = jnp.array([[0.0, 1.0], [math.log(3.0), 1.0]])
+    expected = np.array([[0.25, 0.5], [0.75, 0.5]])
+    np.testing.assert_allclose(boltzmann_policy(q, 1.0, axis=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(log_boltzmann_policy(q, 1.0, axis=0), np.log(expected), rtol=1e-6)
+    np.testing.assert_allclose(log_boltzmann_policy(q, 1.0, axis=0), log_boltzmann_policy(q.T, 1.0).T, rtol=1e-6)
+
+
 def test_eq6_small_alpha_tends_to_argmax_policy():
     q = jnp.array([1.0, 3.0, 3.0, 0.0])
     np.testing.assert_allclose(boltzmann_policy(q, 1e-3), boltzmann_policy(q, 0.0), atol=1e-6)

@@ -67,6 +67,23 @@ def test_default_max_iters_catches_a_wrong_bound():
         assert abs(float(q_right[0, 0]) - 1000.0) <= 1e-6 < abs(float(q_wrong[0, 0]) - 1000.0)
 
 
+def test_default_max_iters_at_its_edges():
+    with jax.enable_x64(True):
+        one, zero = jnp.float64(1.0), jnp.zeros((1, 1))
+        # a bound below 1 (reward 1/4, gamma 1/2: B = 1/2) counts from B itself: gamma^k B <= tol
+        k = int(solvers._default_max_iters(_chain(0.5, 0.25), one, zero, jnp.float64(1e-6)))
+        assert k == math.ceil(math.log(1e-6 / 0.5) / math.log(0.5)) + 1 == 20
+        # a count of exactly MAX_AUTO_ITERS is allowed; one more is past the cap (MAX_AUTO_ITERS + 1, refused)
+        gamma = 0.999999
+        bound = 1.0 / (1.0 - gamma)
+        tol = bound * math.exp((solvers.MAX_AUTO_ITERS - 1.5) * math.log(gamma))  # k - 1 = MAX - 1.5, rounded up
+        mdp = _chain(gamma)
+        assert int(solvers._default_max_iters(mdp, one, zero, jnp.float64(tol))) == solvers.MAX_AUTO_ITERS
+        tol_past = bound * math.exp((solvers.MAX_AUTO_ITERS - 0.5) * math.log(gamma))
+        assert int(solvers._default_max_iters(mdp, one, zero, jnp.float64(tol_past))) == solvers.MAX_AUTO_ITERS + 1
+        assert int(solvers._default_max_iters(mdp, one, zero, jnp.float64(0.0))) == solvers.MAX_AUTO_ITERS + 1
+
+
 def test_soft_q_iteration_reports_non_convergence():
     with jax.enable_x64(True):
         mdp = _chain(0.99999)

@@ -222,6 +222,8 @@ def test_def_mdp_random_mdp_is_pure_in_its_key():
         ({"num_actions": 2.0}, "num_actions must be a positive int"),
         ({"discount": 1.0}, r"discount must lie in \[0, 1\)"),
         ({"reward_scale": -1.0}, "reward_scale must be a finite scalar >= 0"),
+        ({"reward_scale": np.inf}, r"^reward_scale must be a finite scalar >= 0, got inf$"),
+        ({"reward_scale": np.ones(2)}, r"^reward_scale must be a finite scalar >= 0, got array\(\[1\., 1\.\]\)$"),
         ({"sparsity": 1.0}, r"sparsity must be a float in \[0, 1\)"),
     ],
 )
@@ -301,6 +303,11 @@ def test_thm3_default_tolerance_of_q_iteration_and_soft_policy_iteration_is_1e_8
     q, info = q_iteration(chain, return_info=True)
     assert float(info.error_bound) <= 1e-8 and bool(info.converged)
     np.testing.assert_allclose(q, [[10.0, 9.0]], rtol=0, atol=1e-8)
+    # soft: Q = r + 0.9 V with V = log(e^Q0 + e^Q1) = Q0 + log(1 + e^-1): Q0 = (1 + 0.9 log(1 + e^-1)) / 0.1
+    soft, info = soft_q_iteration(chain, 1.0, return_info=True)
+    assert float(info.error_bound) <= 1e-8 and bool(info.converged)
+    q0_exact = (1.0 + 0.9 * np.log1p(np.exp(-1.0))) / 0.1
+    np.testing.assert_allclose(soft, [[q0_exact, q0_exact - 1.0]], rtol=0, atol=1e-8)
     # soft policy iteration, default tol, against soft Q-iteration far below it
     mdp = random_mdp(jax.random.key(3), 4, 3, discount=0.95, reward_scale=5.0)
     q_spi, _ = soft_policy_iteration(mdp, 0.3)
@@ -331,6 +338,27 @@ def test_thm4_soft_policy_iteration_takes_1000_steps_by_default_when_tol_is_out_
         assert not np.array_equal(q, soft_policy_iteration(mdp, 1.0, tol=0.0, max_iters=other)[0])
 
 
+def test_thm3_solver_info_is_in_the_mdp_dtype():
+    # A float32 MDP with x64 on: the Q-table and every float of the info stay float32.
+    mdp = TabularMDP(np.ones((1, 3, 1), np.float32), np.array([[1.0, 0.0, 0.5]], np.float32), 0.5)
+    for q, info in (soft_q_iteration(mdp, np.float64(0.5), tol=1e-3, return_info=True),
+                    q_iteration(mdp, tol=1e-3, return_info=True)):
+        assert q.dtype == info.error_bound.dtype == jnp.float32
+        assert info.iterations.dtype == jnp.int32
+
+
+def test_thm4_soft_policy_improvement_of_one_row_and_of_integer_tables():
+    # One state (a 1-D row of actions): q = [0, log 3], alpha = 1 gives [1, 3] / 4.
+    np.testing.assert_allclose(soft_policy_improvement(jnp.array([0.0, np.log(3.0)]), 1.0), [0.25, 0.75], rtol=1e-12)
+    # an integer table is read as the default float dtype (float64 here); a float table keeps its dtype
+    pi = soft_policy_improvement(np.array([[0, 1], [2, 2]]), 0.5)
+    assert pi.dtype == jnp.float64
+    np.testing.assert_allclose(pi, [[1 / (1 + np.e**2), np.e**2 / (1 + np.e**2)], [0.5, 0.5]], rtol=1e-12)
+    narrow = soft_policy_improvement(np.array([[0.0, 1.0]], np.float32), np.float64(1.0))
+    assert narrow.dtype == jnp.float32
+    np.testing.assert_array_equal(narrow, soft_policy_improvement(np.array([[0.0, 1.0]], np.float32), np.float32(1.0)))
+
+
 def test_def_soft_policy_evaluation_rejects_a_bad_policy(mdp):
     good = jnp.full((3, 2), 0.5)
     with pytest.raises(ValueError, match=r"policy must have shape \[S, A\] = \(3, 2\)"):
@@ -351,6 +379,12 @@ def test_def_maxent_objective_rejects_a_bad_initial_distribution(mdp):
         maxent_objective(mdp, policy, 1.0, jnp.ones(2) / 2)
     with pytest.raises(ValueError, match=r"initial_distribution sums to 1\.5, not 1"):
         maxent_objective(mdp, policy, 1.0, jnp.array([0.5, 0.5, 0.5]))
+    with pytest.raises(ValueError, match=r"^initial_distribution must have shape \[S\] = \(3,\), got \(1, 3\)$"):
+        maxent_objective(mdp, policy, 1.0, jnp.ones((1, 3)) / 3)
+    with pytest.raises(ValueError, match=r"^initial_distribution\[1\] is nan; initial-state probabilities must be finite$"):
+        maxent_objective(mdp, policy, 1.0, jnp.array([0.5, jnp.nan, 0.5]))
+    with pytest.raises(ValueError, match=r"^initial_distribution\[0\] = -0\.5 is negative; initial-state probabilities must be >= 0$"):
+        maxent_objective(mdp, policy, 1.0, jnp.array([-0.5, 0.75, 0.75]))
 
 
 def test_def_finite_horizon_rejects_bad_arguments(mdp):
@@ -362,10 +396,19 @@ def test_def_finite_horizon_rejects_bad_arguments(mdp):
         finite_horizon_soft_values(mdp, 3, discount=1.5)
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         finite_horizon_soft_values(mdp, 3, -1.0)
+    with pytest.raises(ValueError, match=r"^discount must be a scalar, got shape \(2,\)$"):
+        finite_horizon_soft_values(mdp, 3, discount=np.array([0.5, 0.5]))
+
+
+def test_def_finite_horizon_default_temperature_is_1():
+    # One state, two actions, no reward, gamma = 1: V_t = (T - t) alpha log 2; the default alpha is 1.
+    mdp = TabularMDP(np.ones((1, 2, 1)), np.zeros((1, 2)), 0.5)
+    _, v = finite_horizon_soft_values(mdp, 3)
+    np.testing.assert_allclose(v[:, 0], np.log(2.0) * np.array([3.0, 2.0, 1.0]), rtol=1e-15)
 
 
 def test_thm4_soft_policy_improvement_rejects_a_scalar_q():
-    with pytest.raises(ValueError, match="at least one dimension"):
+    with pytest.raises(ValueError, match=r"^q must have at least one dimension \(the action axis\), got a scalar$"):
         soft_policy_improvement(jnp.asarray(1.0), 1.0)
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         soft_policy_improvement(jnp.zeros((2, 2)), -1.0)
