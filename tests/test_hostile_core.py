@@ -84,6 +84,23 @@ def test_default_max_iters_at_its_edges():
         assert int(solvers._default_max_iters(mdp, one, zero, jnp.float64(0.0))) == solvers.MAX_AUTO_ITERS + 1
 
 
+def test_a_tolerance_that_needs_exactly_max_auto_iters_backups_is_accepted():
+    # The a-priori count may reach MAX_AUTO_ITERS itself. Start at the float64 fixed point of the chain
+    # (q = 1 + gamma q holds exactly there), so that the loop then stops after one backup.
+    with jax.enable_x64(True):
+        gamma = 0.999999
+        q_fixed = 1.0 / (1.0 - gamma)
+        while 1.0 + gamma * q_fixed != q_fixed:
+            q_fixed = 1.0 + gamma * q_fixed
+        bound = q_fixed + 1.0 / (1.0 - gamma)  # |q0| + max|r| / (1 - gamma)
+        tol = bound * math.exp((solvers.MAX_AUTO_ITERS - 1.5) * math.log(gamma))
+        q0 = jnp.full((1, 1), q_fixed)
+        mdp = _chain(gamma)
+        assert int(solvers._default_max_iters(mdp, jnp.float64(1.0), q0, jnp.float64(tol))) == solvers.MAX_AUTO_ITERS
+        q, info = soft_q_iteration(mdp, 1.0, q0=q0, tol=tol, return_info=True)
+        assert float(q[0, 0]) == q_fixed and int(info.iterations) == 1 and bool(info.converged)
+
+
 def test_soft_q_iteration_reports_non_convergence():
     with jax.enable_x64(True):
         mdp = _chain(0.99999)
@@ -105,7 +122,8 @@ def test_soft_q_iteration_converged_flag_is_traced_under_jit():
 
 def test_impossible_tolerance_is_refused_up_front():
     with jax.enable_x64(True):
-        with pytest.raises(ValueError, match="backups"):
+        with pytest.raises(ValueError, match=r"^discount 0\.999999999999 and tol 0\.0 need more than 50000000 backups "
+                           r"to guarantee the tolerance; raise tol or pass max_iters$"):
             soft_q_iteration(_chain(1.0 - 1e-12), 1.0, tol=0.0)
         with pytest.raises(ValueError, match="backups"):
             soft_q_iteration(_chain(1.0 - 1e-9), 1.0, tol=1e-12)

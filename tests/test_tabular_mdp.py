@@ -262,6 +262,12 @@ def test_thm2_soft_bellman_operator_rejects_bad_arguments(mdp):
 def test_thm3_soft_q_iteration_rejects_bad_loop_settings(mdp):
     with pytest.raises(ValueError, match="tol must be"):
         soft_q_iteration(mdp, 1.0, tol=-1.0)
+    with pytest.raises(ValueError, match=r"^tol must be a finite scalar >= 0, got inf$"):
+        soft_q_iteration(mdp, 1.0, tol=np.inf)
+    with pytest.raises(ValueError, match=r"^tol must be a finite scalar >= 0, got array\(\[0\.001, 0\.001\]\)$"):
+        soft_q_iteration(mdp, 1.0, tol=np.array([1e-3, 1e-3]))
+    with pytest.raises(ValueError, match=r"^max_iters must be an int >= 1, got array\(\[5, 5\]\)$"):
+        soft_q_iteration(mdp, 1.0, max_iters=np.array([5, 5]))
     with pytest.raises(ValueError, match="max_iters must be an int >= 1"):
         soft_q_iteration(mdp, 1.0, max_iters=0)
     with pytest.raises(ValueError, match=r"q0 must have shape"):
@@ -322,6 +328,30 @@ def test_thm3_q_iteration_a_priori_error_bound_is_attained_from_a_far_start():
     q, info = q_iteration(mdp, q0=jnp.array([[100.0, -100.0]]), max_iters=1, return_info=True)
     np.testing.assert_array_equal(q, [[50.0, 50.0]])
     assert float(info.error_bound) == 50.0 and int(info.iterations) == 1 and not bool(info.converged)
+
+
+def test_thm3_iteration_stops_at_the_first_backup_that_guarantees_tol():
+    # One state, one action, reward 1, gamma = 1/2, from 0: Q_k = 2 - 2^(1-k), all exact in binary. The stopping
+    # rule gamma |Q_k - Q_(k-1)| <= (1 - gamma) tol with tol = 2^-10 first holds, with equality, at k = 11, where
+    # |Q_11 - Q*| = 2^-10 = tol: the bound is attained and counts as converged. (With one action the soft backup
+    # is the hard one.)
+    chain = TabularMDP(np.ones((1, 1, 1)), np.ones((1, 1)), 0.5)
+    for q, info in (q_iteration(chain, tol=2.0**-10, max_iters=100, return_info=True),
+                    soft_q_iteration(chain, 1.0, tol=2.0**-10, max_iters=100, return_info=True)):
+        assert int(info.iterations) == 11
+        assert float(q[0, 0]) == 2.0 - 2.0**-10
+        assert float(info.error_bound) == 2.0**-10 and bool(info.converged)
+
+
+def test_thm3_a_priori_bound_is_attained_after_two_backups():
+    # Two states; action a leads to state a; no reward, gamma = 0.9: Q* = 0, Q_(k+1)(s, a) = 0.9 max Q_k(a, .).
+    # From q0 = [[100, -100], [-100, -100]]: Q_1 = [[90, -90], [90, -90]], Q_2 = 81 everywhere. The error 81 is
+    # gamma^2 |q0| (the a-priori bound), far below the a-posteriori 0.9 * 171 / 0.1 = 1539.
+    transitions = np.array([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    mdp = TabularMDP(transitions, np.zeros((2, 2)), 0.9)
+    q, info = q_iteration(mdp, q0=jnp.array([[100.0, -100.0], [-100.0, -100.0]]), max_iters=2, return_info=True)
+    np.testing.assert_allclose(q, 81.0, rtol=1e-15)
+    assert float(info.error_bound) == pytest.approx(81.0, rel=1e-15) and int(info.iterations) == 2
 
 
 def test_thm4_soft_policy_iteration_takes_1000_steps_by_default_when_tol_is_out_of_reach():
