@@ -395,8 +395,12 @@ def test_def_soft_policy_evaluation_rejects_a_bad_policy(mdp):
         soft_policy_evaluation(mdp, jnp.full((3, 3), 1 / 3), 1.0)
     with pytest.raises(ValueError, match=r"policy\[1\] sums to 0\.8, not 1"):
         soft_policy_evaluation(mdp, good.at[1, 0].set(0.3), 1.0)
-    with pytest.raises(ValueError, match=r"policy\[2, 1\] = -0\.5 is negative"):
+    with pytest.raises(ValueError, match=r"^policy\[2, 1\] = -0\.5 is negative; action probabilities must be >= 0$"):
         soft_policy_evaluation(mdp, good.at[2].set(jnp.array([1.5, -0.5])), 1.0)
+    with pytest.raises(ValueError, match=r"^policy\[0, 1\] is nan; action probabilities must be finite$"):
+        soft_policy_evaluation(mdp, good.at[0, 1].set(jnp.nan), 1.0)
+    with pytest.raises(ValueError, match=r"^policy must have shape \[S, A\] = \(3, 2\), got \(3, 3\)$"):
+        maxent_objective(mdp, jnp.full((3, 3), 1 / 3), 1.0, jnp.ones(3) / 3)
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         soft_policy_evaluation(mdp, good, -1.0)
     with pytest.raises(ValueError, match=r"policy must have shape"):
