@@ -158,6 +158,43 @@ def test_def_mdp_rejects_shapes_that_disagree(transitions_shape, rewards_shape, 
         TabularMDP(transitions, np.zeros(rewards_shape), discount)
 
 
+def _message(transitions, rewards, discount) -> str:
+    with pytest.raises(ValueError) as err:
+        TabularMDP(transitions, rewards, discount)
+    return str(err.value)
+
+
+def test_def_mdp_messages_name_the_field_the_entry_and_the_shapes_in_full():
+    t, r = _valid_tables()
+    assert _message(t[0], r, 0.9) == "transitions must have shape [S, A, S], got shape (2, 3)"
+    assert _message(t, r[0], 0.9) == "rewards must have shape [S, A], got shape (2,)"
+    assert _message(np.ones((2, 0, 2)), np.ones((2, 0)), 0.9) == (
+        "transitions needs at least one state and one action, got shape (2, 0, 2)")
+    assert _message(np.full((2, 2, 3), 1 / 3), r[:2], 0.9) == (
+        "transitions must have shape [S, A, S] (next states on the last axis), got shape (2, 2, 3)")
+    assert _message(t, r.T, 0.9) == "rewards must have shape [S, A] = (3, 2) to match transitions, got (2, 3)"
+    assert _message(t, r, "0.9") == "discount must be a number, got the string '0.9'"
+    assert _message(t, r, np.full((1,), 0.9)) == "discount must be a scalar, got shape (1,)"
+    bad = t.copy()
+    bad[0, 1, 2] = np.nan
+    assert _message(bad, r, 0.9) == "transitions[0, 1, 2] is nan; transition probabilities must be finite"
+    bad = t.copy()
+    bad[1, 0] = [-0.1, 0.6, 0.5]
+    assert _message(bad, r, 0.9) == "transitions[1, 0, 0] = -0.1 is negative; transition probabilities must be >= 0"
+    bad = t.copy()
+    bad[2, 1, 0] = 0.43
+    assert _message(bad, r, 0.9) == (
+        "transitions[2, 1] sums to 0.93, not 1 (rows over the last axis must sum to 1 within 1e-06; nothing is renormalised)")
+    bad = r.copy()
+    bad[2, 0] = -np.inf
+    assert _message(t, bad, 0.9) == "rewards[2, 0] is -inf; rewards must be finite"
+    assert _message(t, r, 1.5) == "discount must lie in [0, 1), got 1.5"
+    t32, r32 = t.astype(np.float32), r.astype(np.float32)
+    assert _message(t32, r32, 0.99999999) == "discount 0.99999999 rounds to 1 in float32; use float64 or a smaller discount"
+    assert _message(t32, np.full((3, 2), -1e37, np.float32), 0.9) == (
+        "rewards up to 1e+37 with discount 0.9 give values up to 1e+38, which overflow float32; scale the rewards down")
+
+
 def test_def_mdp_is_a_jit_and_vmap_argument_and_checks_only_shapes_of_tracers():
     mdp = random_mdp(jax.random.key(0), 3, 2)
 
