@@ -195,6 +195,34 @@ def test_def_mdp_messages_name_the_field_the_entry_and_the_shapes_in_full():
         "rewards up to 1e+37 with discount 0.9 give values up to 1e+38, which overflow float32; scale the rewards down")
 
 
+def test_def_mdp_row_sum_tolerance_is_1e_6_plus_one_eps_of_the_dtype_per_entry():
+    # 100 next states, one row off by 1e-5: beyond 1e-6, within 1e-6 + 100 eps(float32) = 1.29e-5.
+    n = 100
+    row = np.full(n, 1.0 / n)
+    row[0] += 1e-5
+    transitions = np.tile(row, (n, 1, 1))  # [S, A, S] = [100, 1, 100]
+    TabularMDP(transitions.astype(np.float32), np.zeros((n, 1), np.float32), 0.5)  # accepted
+    assert _message(transitions, np.zeros((n, 1)), 0.5) == (
+        "transitions[0, 0] sums to 1.00001, not 1 (rows over the last axis must sum to 1 within 1e-06; "
+        "nothing is renormalised)")
+    row[0] += 0.5e-5  # off by 1.5e-5: beyond the float32 tolerance too
+    transitions = np.tile(row, (n, 1, 1)).astype(np.float32)
+    assert _message(transitions, np.zeros((n, 1), np.float32), 0.5) == (
+        "transitions[0, 0] sums to 1.00001, not 1 (rows over the last axis must sum to 1 within 1.3e-05; "
+        "nothing is renormalised)")
+
+
+def test_def_mdp_integer_policies_are_checked_with_the_plain_tolerance():
+    mdp = random_mdp(jax.random.key(0), 3, 2)
+    np.testing.assert_allclose(soft_policy_evaluation(mdp, np.array([[1, 0], [0, 1], [1, 0]]), 1.0),
+                               soft_policy_evaluation(mdp, np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), 1.0))
+    with pytest.raises(ValueError, match=r"^policy\[0\] sums to 2, not 1 \(rows over the last axis must sum to 1 "
+                                         r"within 1e-06; nothing is renormalised\)$"):
+        soft_policy_evaluation(mdp, np.array([[1, 1], [0, 1], [1, 0]]), 1.0)
+    with pytest.raises(ValueError, match=r"^policy\[1, 0\] = -0\.123457 is negative; action probabilities must be >= 0$"):
+        soft_policy_evaluation(mdp, np.array([[0.5, 0.5], [-0.123456789, 1.123456789], [1.0, 0.0]]), 1.0)
+
+
 def test_def_mdp_is_a_jit_and_vmap_argument_and_checks_only_shapes_of_tracers():
     mdp = random_mdp(jax.random.key(0), 3, 2)
 
