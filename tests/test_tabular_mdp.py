@@ -212,6 +212,17 @@ def test_def_mdp_row_sum_tolerance_is_1e_6_plus_one_eps_of_the_dtype_per_entry()
         "nothing is renormalised)")
 
 
+def test_def_mdp_row_sums_are_taken_in_float64():
+    # Two float32 entries summing to 1 + 1.2517e-6, beyond the float32 tolerance 1e-6 + 2 eps = 1.2384e-6;
+    # summed in float32 they would round to 1 + 1.1921e-6, inside it.
+    a, b = np.float32(0.5000000596046448), np.float32(0.5000011920928955)
+    assert float(a) + float(b) - 1 > 1e-6 + 2 * np.finfo(np.float32).eps >= float(a + b) - 1
+    transitions = np.array([[[a, b]], [[0.5, 0.5]]], np.float32)
+    assert _message(transitions, np.zeros((2, 1), np.float32), 0.5) == (
+        "transitions[0, 0] sums to 1.00000125, not 1 (rows over the last axis must sum to 1 within 1.2e-06; "
+        "nothing is renormalised)")
+
+
 def test_def_mdp_integer_policies_are_checked_with_the_plain_tolerance():
     mdp = random_mdp(jax.random.key(0), 3, 2)
     np.testing.assert_allclose(soft_policy_evaluation(mdp, np.array([[1, 0], [0, 1], [1, 0]]), 1.0),
