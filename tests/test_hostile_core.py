@@ -56,6 +56,27 @@ def test_default_max_iters_follows_discount_and_tolerance():
         assert int(solvers._default_max_iters(_chain(0.0), jnp.float64(1.0), jnp.zeros((1, 1)), jnp.float64(1e-9))) == 1
 
 
+def test_error_scale_of_a_float32_mdp_is_float32_arithmetic_whatever_the_x64_flag():
+    # B = |q0| + (max|r| + gamma alpha log A) / (1 - gamma), every term in the MDP's dtype: the same bits with
+    # x64 off and on (log A taken in float64 and rounded differs in the last bit, e.g. for A = 7, 47, 49).
+    def scales():
+        out = []
+        for num_actions in (2, 7, 47, 49):  # one shape each: a compile each
+            mdp = TabularMDP(np.ones((1, num_actions, 1), np.float32),
+                             np.linspace(-1, 1, num_actions, dtype=np.float32)[None], 0.9)
+            for alpha in (1.0, 7.0):
+                b = solvers._error_scale(mdp, jnp.float32(alpha), jnp.zeros((1, num_actions), jnp.float32))
+                assert b.dtype == jnp.float32
+                out.append(np.asarray(b))
+        return np.array(out)
+
+    with jax.enable_x64(False):
+        narrow = scales()
+    with jax.enable_x64(True):
+        wide = scales()
+    np.testing.assert_array_equal(wide, narrow)
+
+
 def test_default_max_iters_catches_a_wrong_bound():
     # must-fail twin: a count that ignores 1 / (1 - gamma) in the bound stops short of tol
     with jax.enable_x64(True):
