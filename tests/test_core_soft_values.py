@@ -193,6 +193,16 @@ def test_eq6_alpha_zero_uniform_over_argmax_with_ties():
     np.testing.assert_allclose(log_pi[2], [-math.log(4.0)] * 4, rtol=1e-6)
 
 
+def test_eq6_policy_over_a_leading_action_axis():
+    # Actions on axis 0 (columns are states): q = [[0, 1], [log 3, 1]], alpha = 1.
+    # Column 0: pi = [1, 3] / 4; column 1: a tie, pi = [1/2, 1/2].
+    q = jnp.array([[0.0, 1.0], [math.log(3.0), 1.0]])
+    expected = np.array([[0.25, 0.5], [0.75, 0.5]])
+    np.testing.assert_allclose(boltzmann_policy(q, 1.0, axis=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(log_boltzmann_policy(q, 1.0, axis=0), np.log(expected), rtol=1e-6)
+    np.testing.assert_allclose(log_boltzmann_policy(q, 1.0, axis=0), log_boltzmann_policy(q.T, 1.0).T, rtol=1e-6)
+
+
 def test_eq6_small_alpha_tends_to_argmax_policy():
     q = jnp.array([1.0, 3.0, 3.0, 0.0])
     np.testing.assert_allclose(boltzmann_policy(q, 1e-3), boltzmann_policy(q, 0.0), atol=1e-6)
@@ -261,6 +271,44 @@ def test_eq5_eq6_bad_action_axis_raises(fn):
         fn(jnp.zeros((3, 0)), 1.0)
     with pytest.raises(ValueError, match="out of range"):
         fn(jnp.zeros((3, 2)), 1.0, axis=2)
+
+
+def _message(fn, *args, **kwargs) -> str:
+    with pytest.raises(ValueError) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("fn", POLICY_FUNCTIONS, ids=lambda f: f.__name__)
+def test_eq5_eq6_bad_input_messages_in_full(fn):
+    row = jnp.array([0.0, 1.0])
+    assert _message(fn, row, -0.1) == "alpha must be >= 0 (the temperature of eq. (2)), got array(-0.1)"
+    assert _message(fn, row, np.array([0.5, -1.0])) == (
+        "alpha must be >= 0 (the temperature of eq. (2)), got array([ 0.5, -1. ])")
+    assert _message(fn, row, float("nan")) == "alpha must be finite, got array(nan)"
+    assert _message(fn, row, np.array([1.0, np.inf])) == "alpha must be finite, got array([ 1., inf])"
+    assert _message(fn, "abc", 1.0) == "q must be a numeric array, got str 'abc'"
+    assert _message(fn, "x" * 60, 1.0) == "q must be a numeric array, got str '" + "x" * 39  # cut at 40 characters
+    assert _message(fn, [[1.0], [1.0, 2.0]], 1.0) == "q must be a numeric array, got list [[1.0], [1.0, 2.0]]"
+    assert _message(fn, jnp.float32(1.0), 1.0) == "q must have at least one dimension (the action axis), got a scalar"
+    assert _message(fn, jnp.zeros((3, 0)), 1.0) == "q has an empty action axis (shape (3, 0), axis 1)"
+    assert _message(fn, jnp.zeros((0, 2)), 1.0, axis=0) == "q has an empty action axis (shape (0, 2), axis 0)"
+    assert _message(fn, jnp.zeros((3, 2)), 1.0, axis=2) == "axis 2 is out of range for q with shape (3, 2)"
+    assert _message(fn, jnp.zeros((3, 2)), 1.0, axis=-3) == "axis -3 is out of range for q with shape (3, 2)"
+    # the edges of the range are accepted: axis -2 is axis 0, axis 1 the last
+    np.testing.assert_allclose(fn(jnp.zeros((3, 2)), 1.0, axis=-2), fn(jnp.zeros((3, 2)), 1.0, axis=0))
+    np.testing.assert_allclose(fn(jnp.zeros((3, 2)), 1.0, axis=1), fn(jnp.zeros((3, 2)), 1.0, axis=-1))
+
+
+@pytest.mark.parametrize("fn", POLICY_FUNCTIONS, ids=lambda f: f.__name__)
+def test_eq5_eq6_integer_and_boolean_q_are_read_as_floats(fn):
+    # Integers and booleans are numbers (check_numeric), read as the default float dtype. Before, the
+    # temperature was cast to q's integer dtype (0.5 -> 0: the hard max, silently) and a boolean q crashed.
+    for q in (np.array([0, 1]), np.array([False, True]), np.array([0, 1], np.uint8)):
+        out = fn(q, 0.5)
+        assert out.dtype == jnp.result_type(float)
+        np.testing.assert_array_equal(out, fn(np.array([0.0, 1.0]), 0.5))
+    assert float(soft_value(np.array([0, 1]), 0.5)) == pytest.approx(0.5 * math.log(1 + math.e**2), rel=1e-6)
 
 
 def test_def_entropy_bad_input_raises():

@@ -99,6 +99,56 @@ def test_thm_soft_pg_visitation_closed_form():
     np.testing.assert_allclose(discounted_state_visitation(mdp, jnp.ones((2, 1)), jnp.array([1.0, 0.0])), [1.0, 1.0])
 
 
+def _float32_mdp(seed):
+    m = random_mdp(jax.random.PRNGKey(seed), 3, 2, discount=0.9)
+    return TabularMDP(np.asarray(m.transitions, np.float32), np.asarray(m.rewards, np.float32), 0.9)
+
+
+def test_thm_soft_pg_functions_compute_in_the_mdp_dtype_whatever_the_other_inputs():
+    # A float32 MDP with float64 tables, temperatures and distributions (x64 on): float32 results, bit for bit
+    # those of float32 inputs (each input is cast to the MDP's dtype first, nothing is computed wider).
+    mdp = _float32_mdp(1)
+    table = np.asarray(jax.random.normal(jax.random.PRNGKey(2), (3, 2)), np.float64) * 3.0
+    critic = np.asarray(jax.random.normal(jax.random.PRNGKey(3), (3, 2)), np.float64)
+    policy, mu, alpha = np.asarray(jax.nn.softmax(table, -1)), np.array([0.5, 0.3, 0.2]), np.float64(0.7)
+
+    def narrow(x):
+        return np.asarray(x, np.float32)
+
+    cases = {
+        "discounted_state_visitation": lambda p, m, a, t, c: discounted_state_visitation(mdp, p, m),
+        "maxent_policy_gradient": lambda p, m, a, t, c: maxent_policy_gradient(mdp, t, a, m),
+        "boltzmann_policy_gradient": lambda p, m, a, t, c: boltzmann_policy_gradient(mdp, t, a, m),
+        "boltzmann_policy_gradient(critic)": lambda p, m, a, t, c: boltzmann_policy_gradient(mdp, t, a, m, critic=c),
+        "objective_of_logits": lambda p, m, a, t, c: objective_of_logits(mdp, t, a, m),
+    }
+    for name, f in cases.items():
+        wide = f(policy, mu, alpha, table, critic)
+        expected = f(narrow(policy), narrow(mu), narrow(alpha), narrow(table), narrow(critic))
+        assert wide.dtype == expected.dtype == jnp.float32, name
+        np.testing.assert_array_equal(wide, expected, err_msg=name)
+
+
+def test_thm_soft_pg_bad_arguments_are_named():
+    mdp = random_mdp(jax.random.PRNGKey(0), 3, 2)
+    mu, table = _uniform(mdp), jnp.zeros((3, 2))
+    for f, name in ((maxent_policy_gradient, "logits"), (objective_of_logits, "logits"), (boltzmann_policy_gradient, "q")):
+        with pytest.raises(TypeError, match=r"^mdp must be a TabularMDP, got tuple$"):
+            f((mdp.transitions, mdp.rewards), table, 1.0, mu)
+        with pytest.raises(ValueError, match=rf"^{name} must have shape \[S, A\] = \(3, 2\), got \(2, 3\)$"):
+            f(mdp, jnp.zeros((2, 3)), 1.0, mu)
+        with pytest.raises(ValueError, match=r"^initial_distribution must have shape \[S\] = \(3,\), got \(2,\)$"):
+            f(mdp, table, 1.0, jnp.ones(2) / 2)
+    with pytest.raises(ValueError, match=r"^logits0 must have shape \[S, A\] = \(3, 2\), got \(3,\)$"):
+        maxent_gradient_ascent(mdp, 1.0, mu, logits0=jnp.zeros(3))
+
+
+def test_prop_pg_sql_critic_of_the_wrong_shape_is_named():
+    mdp = random_mdp(jax.random.PRNGKey(0), 3, 2)
+    with pytest.raises(ValueError, match=r"^critic must have the shape of q \(3, 2\), got \(2, 3\)$"):
+        boltzmann_policy_gradient(mdp, jnp.zeros((3, 2)), 1.0, _uniform(mdp), critic=jnp.zeros((2, 3)))
+
+
 # --------------------------------------------------------------------------- exact ascent -> Boltzmann of Q*_soft
 
 
@@ -132,6 +182,46 @@ def test_thm_soft_pg_ascent_check_catches_broken_missing_entropy_term():
     mdp = random_mdp(jax.random.PRNGKey(0), 3, 3, discount=0.7)
     with pytest.raises(AssertionError):
         check_ascent_reaches_boltzmann_of_q_star(_ascent_limit(_broken_gradient_without_entropy_term, mdp, 0.5), mdp, 0.5)
+
+
+def test_thm_soft_pg_ascent_defaults_are_learning_rate_1_and_2000_steps():
+    mdp = random_mdp(jax.random.PRNGKey(4), 3, 2, discount=0.9)
+    alpha, mu = 0.1, _uniform(mdp)
+    # one step from the uniform policy at the default rate: theta_1 = 0 + 1 * grad J(uniform)
+    np.testing.assert_allclose(
+        maxent_gradient_ascent(mdp, alpha, mu, steps=1), maxent_policy_gradient(mdp, jnp.zeros((3, 2)), alpha, mu),
+        rtol=1e-12, atol=0)
+    # the default step count: the 2000-step result, not its neighbours' (alpha = 0.1 converges slowly)
+    default = maxent_gradient_ascent(mdp, alpha, mu)
+    np.testing.assert_array_equal(default, maxent_gradient_ascent(mdp, alpha, mu, steps=2000))
+    for other in (1999, 2001):
+        assert not np.array_equal(default, maxent_gradient_ascent(mdp, alpha, mu, steps=other))
+
+
+def test_thm_soft_pg_ascent_zero_steps_return_the_start_and_bad_steps_are_refused():
+    mdp = random_mdp(jax.random.PRNGKey(4), 3, 2)
+    logits0 = jax.random.normal(jax.random.PRNGKey(9), (3, 2))
+    np.testing.assert_array_equal(maxent_gradient_ascent(mdp, 1.0, _uniform(mdp), steps=0, logits0=logits0), logits0)
+    for steps in (-1, 2.0, True, None):
+        with pytest.raises(ValueError, match=rf"^steps must be a non-negative int, got {steps!r}$"):
+            maxent_gradient_ascent(mdp, 1.0, _uniform(mdp), steps=steps)
+    # the loop counts in int32: a larger count used to fail with "Python integer ... out of bounds for int32"
+    with pytest.raises(ValueError, match=r"^steps must be at most 2\*\*31 - 1 = 2147483647, got 2147483648$"):
+        maxent_gradient_ascent(mdp, 1.0, _uniform(mdp), steps=2**31)
+
+
+def test_thm_soft_pg_ascent_computes_in_the_mdp_dtype_whatever_the_other_inputs():
+    # A float32 MDP with float64 hyperparameters and start (x64 on): float32 logits, bit for bit the
+    # result of all-float32 inputs.
+    m = random_mdp(jax.random.PRNGKey(2), 3, 2)
+    mdp = TabularMDP(np.asarray(m.transitions, np.float32), np.asarray(m.rewards, np.float32), 0.9)
+    logits0 = np.asarray(jax.random.normal(jax.random.PRNGKey(3), (3, 2)), np.float64)
+    mu = np.array([0.5, 0.25, 0.25])
+    wide = maxent_gradient_ascent(mdp, np.float64(0.7), mu, learning_rate=np.float64(0.5), steps=5, logits0=logits0)
+    narrow = maxent_gradient_ascent(mdp, np.float32(0.7), mu.astype(np.float32), learning_rate=np.float32(0.5),
+                                    steps=5, logits0=logits0.astype(np.float32))
+    assert wide.dtype == narrow.dtype == jnp.float32
+    np.testing.assert_array_equal(wide, narrow)
 
 
 # --------------------------------------------------------------------------- policy gradient vs soft Q-learning

@@ -56,6 +56,27 @@ def test_default_max_iters_follows_discount_and_tolerance():
         assert int(solvers._default_max_iters(_chain(0.0), jnp.float64(1.0), jnp.zeros((1, 1)), jnp.float64(1e-9))) == 1
 
 
+def test_error_scale_of_a_float32_mdp_is_float32_arithmetic_whatever_the_x64_flag():
+    # B = |q0| + (max|r| + gamma alpha log A) / (1 - gamma), every term in the MDP's dtype: the same bits with
+    # x64 off and on (log A taken in float64 and rounded differs in the last bit, e.g. for A = 7, 47, 49).
+    def scales():
+        out = []
+        for num_actions in (2, 7, 47, 49):  # one shape each: a compile each
+            mdp = TabularMDP(np.ones((1, num_actions, 1), np.float32),
+                             np.linspace(-1, 1, num_actions, dtype=np.float32)[None], 0.9)
+            for alpha in (1.0, 7.0):
+                b = solvers._error_scale(mdp, jnp.float32(alpha), jnp.zeros((1, num_actions), jnp.float32))
+                assert b.dtype == jnp.float32
+                out.append(np.asarray(b))
+        return np.array(out)
+
+    with jax.enable_x64(False):
+        narrow = scales()
+    with jax.enable_x64(True):
+        wide = scales()
+    np.testing.assert_array_equal(wide, narrow)
+
+
 def test_default_max_iters_catches_a_wrong_bound():
     # must-fail twin: a count that ignores 1 / (1 - gamma) in the bound stops short of tol
     with jax.enable_x64(True):
@@ -65,6 +86,40 @@ def test_default_max_iters_catches_a_wrong_bound():
         q_wrong = soft_q_iteration(mdp, 1.0, tol=1e-6, max_iters=wrong)
         q_right = soft_q_iteration(mdp, 1.0, tol=1e-6, max_iters=right)
         assert abs(float(q_right[0, 0]) - 1000.0) <= 1e-6 < abs(float(q_wrong[0, 0]) - 1000.0)
+
+
+def test_default_max_iters_at_its_edges():
+    with jax.enable_x64(True):
+        one, zero = jnp.float64(1.0), jnp.zeros((1, 1))
+        # a bound below 1 (reward 1/4, gamma 1/2: B = 1/2) counts from B itself: gamma^k B <= tol
+        k = int(solvers._default_max_iters(_chain(0.5, 0.25), one, zero, jnp.float64(1e-6)))
+        assert k == math.ceil(math.log(1e-6 / 0.5) / math.log(0.5)) + 1 == 20
+        # a count of exactly MAX_AUTO_ITERS is allowed; one more is past the cap (MAX_AUTO_ITERS + 1, refused)
+        gamma = 0.999999
+        bound = 1.0 / (1.0 - gamma)
+        tol = bound * math.exp((solvers.MAX_AUTO_ITERS - 1.5) * math.log(gamma))  # k - 1 = MAX - 1.5, rounded up
+        mdp = _chain(gamma)
+        assert int(solvers._default_max_iters(mdp, one, zero, jnp.float64(tol))) == solvers.MAX_AUTO_ITERS
+        tol_past = bound * math.exp((solvers.MAX_AUTO_ITERS - 0.5) * math.log(gamma))
+        assert int(solvers._default_max_iters(mdp, one, zero, jnp.float64(tol_past))) == solvers.MAX_AUTO_ITERS + 1
+        assert int(solvers._default_max_iters(mdp, one, zero, jnp.float64(0.0))) == solvers.MAX_AUTO_ITERS + 1
+
+
+def test_a_tolerance_that_needs_exactly_max_auto_iters_backups_is_accepted():
+    # The a-priori count may reach MAX_AUTO_ITERS itself. Start at the float64 fixed point of the chain
+    # (q = 1 + gamma q holds exactly there), so that the loop then stops after one backup.
+    with jax.enable_x64(True):
+        gamma = 0.999999
+        q_fixed = 1.0 / (1.0 - gamma)
+        while 1.0 + gamma * q_fixed != q_fixed:
+            q_fixed = 1.0 + gamma * q_fixed
+        bound = q_fixed + 1.0 / (1.0 - gamma)  # |q0| + max|r| / (1 - gamma)
+        tol = bound * math.exp((solvers.MAX_AUTO_ITERS - 1.5) * math.log(gamma))
+        q0 = jnp.full((1, 1), q_fixed)
+        mdp = _chain(gamma)
+        assert int(solvers._default_max_iters(mdp, jnp.float64(1.0), q0, jnp.float64(tol))) == solvers.MAX_AUTO_ITERS
+        q, info = soft_q_iteration(mdp, 1.0, q0=q0, tol=tol, return_info=True)
+        assert float(q[0, 0]) == q_fixed and int(info.iterations) == 1 and bool(info.converged)
 
 
 def test_soft_q_iteration_reports_non_convergence():
@@ -88,7 +143,8 @@ def test_soft_q_iteration_converged_flag_is_traced_under_jit():
 
 def test_impossible_tolerance_is_refused_up_front():
     with jax.enable_x64(True):
-        with pytest.raises(ValueError, match="backups"):
+        with pytest.raises(ValueError, match=r"^discount 0\.999999999999 and tol 0\.0 need more than 50000000 backups "
+                           r"to guarantee the tolerance; raise tol or pass max_iters$"):
             soft_q_iteration(_chain(1.0 - 1e-12), 1.0, tol=0.0)
         with pytest.raises(ValueError, match="backups"):
             soft_q_iteration(_chain(1.0 - 1e-9), 1.0, tol=1e-12)

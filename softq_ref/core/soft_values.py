@@ -35,6 +35,9 @@ def _prepare(q, alpha, axis: int):
     check_temperature(alpha)
     axis = check_axis(q, axis, "q")
     q = jnp.asarray(q)
+    if not jnp.issubdtype(q.dtype, jnp.floating):
+        # integer or boolean values: in their own dtype the temperature would be truncated (0.5 -> 0)
+        q = q.astype(jnp.result_type(float))
     alpha = jnp.asarray(alpha, dtype=q.dtype)
     alpha_k = jnp.expand_dims(alpha, axis) if alpha.ndim else alpha
     positive = alpha_k > 0

@@ -33,12 +33,12 @@ from softq_ref.tabular.solvers import maxent_objective, soft_policy_evaluation
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
-def _check(mdp, logits, initial_distribution) -> None:
+def _check(mdp, table, initial_distribution, name: str = "logits") -> None:
     if not isinstance(mdp, TabularMDP):
         raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     expected = (mdp.num_states, mdp.num_actions)
-    if np.shape(logits) != expected:
-        raise ValueError(f"logits must have shape [S, A] = {expected}, got {np.shape(logits)}")
+    if np.shape(table) != expected:
+        raise ValueError(f"{name} must have shape [S, A] = {expected}, got {np.shape(table)}")
     if np.shape(initial_distribution) != (mdp.num_states,):
         raise ValueError(f"initial_distribution must have shape [S] = ({mdp.num_states},), got {np.shape(initial_distribution)}")
 
@@ -154,7 +154,7 @@ def boltzmann_policy_gradient(mdp: TabularMDP, q, alpha, initial_distribution, c
     Reference: the CMU 10-708 lecture notes ("Soft Q-learning": the policy gradient in the Boltzmann
     parameterisation); Appendix B of Haarnoja et al. (2017).
     """
-    _check(mdp, q, initial_distribution)
+    _check(mdp, q, initial_distribution, "q")
     q = jnp.asarray(q, mdp.rewards.dtype)
     alpha = jnp.asarray(alpha, mdp.rewards.dtype)
     if critic is None:
@@ -201,9 +201,11 @@ def maxent_gradient_ascent(
     """
     if logits0 is None:
         logits0 = jnp.zeros_like(mdp.rewards)
-    _check(mdp, logits0, initial_distribution)
+    _check(mdp, logits0, initial_distribution, "logits0")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if steps > np.iinfo(np.int32).max:  # the loop counts in int32
+        raise ValueError(f"steps must be at most 2**31 - 1 = {np.iinfo(np.int32).max}, got {steps!r}")
     return _ascent(mdp, jnp.asarray(alpha, mdp.rewards.dtype), jnp.asarray(initial_distribution, mdp.rewards.dtype),
                    jnp.asarray(learning_rate, mdp.rewards.dtype), steps, jnp.asarray(logits0, mdp.rewards.dtype))
 
