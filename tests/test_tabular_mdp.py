@@ -439,9 +439,15 @@ def test_thm4_soft_policy_iteration_takes_1000_steps_by_default_when_tol_is_out_
     q_1000, policy_1000 = soft_policy_iteration(mdp, 1.0, tol=0.0, max_iters=1000)
     np.testing.assert_array_equal(q, q_1000)
     np.testing.assert_array_equal(policy, policy_1000)
-    # the step count is visible on this MDP (checked on CPU): one step fewer or more gives other bits
-    for other in (999, 1001):
-        assert not np.array_equal(q, soft_policy_iteration(mdp, 1.0, tol=0.0, max_iters=other)[0])
+    # The step count is visible on this MDP on the CPU (checked): one step fewer or more gives other
+    # bits. Whether float32 iterates still move at step 1000 depends on the platform's rounding, so
+    # where 999 and 1001 steps give the same bits as each other the count cannot be seen and this
+    # half is skipped rather than failed.
+    q_999, q_1001 = (soft_policy_iteration(mdp, 1.0, tol=0.0, max_iters=n)[0] for n in (999, 1001))
+    if np.array_equal(q_999, q_1001):
+        pytest.skip("float32 iterates stopped moving before step 999 on this platform")
+    for other in (q_999, q_1001):
+        assert not np.array_equal(q, other)
 
 
 def test_thm3_solver_info_is_in_the_mdp_dtype():
