@@ -581,3 +581,51 @@ def test_def_mdp_testing_package_needs_hypothesis(monkeypatch):
     monkeypatch.setitem(sys.modules, "hypothesis", None)
     with pytest.raises(ImportError, match=r"softq_ref\.testing needs Hypothesis.*pip install 'softq_ref\[test\]'"):
         import softq_ref.testing  # noqa: F401
+
+
+def test_def_mdp_transition_messages_say_transition_probabilities():
+    # A negative transition probability is named as one (the generic word is "probabilities").
+    with pytest.raises(ValueError, match=r"^transitions\[0, 0, 0\] = -0\.5 is negative; transition probabilities must be >= 0$"):
+        TabularMDP(np.array([[[-0.5, 1.5]]] * 2), np.zeros((2, 1)), 0.5)
+
+
+def test_def_mdp_discount_that_rounds_to_1_names_the_mdp_dtype():
+    gamma = 1.0 - 1e-9  # below 1 in float64, 1.0 in float32
+    with pytest.raises(ValueError, match=r"^discount 0\.999999999 rounds to 1 in float32; use float64"):
+        TabularMDP(np.ones((1, 1, 1), np.float32), np.zeros((1, 1), np.float32), gamma)
+
+
+def test_def_mdp_value_bound_is_max_reward_over_1_minus_gamma_against_a_sixteenth_of_the_dtype_max():
+    # Values are bounded by max|r| / (1 - gamma); an MDP is refused when that bound exceeds
+    # finfo(dtype).max / 16 (strictly), accepted at or below it.  gamma = 0.5 doubles the reward.
+    big = float(np.finfo(np.float32).max)
+    p = np.ones((1, 1, 1), np.float32)
+
+    def mdp(reward):
+        return TabularMDP(p, np.full((1, 1), reward, np.float32), 0.5)
+
+    mdp(big / 32)  # the bound is exactly max / 16: accepted
+    mdp(big / 33)  # the bound is max / 16.5: accepted
+    with pytest.raises(ValueError, match=r"^rewards up to 1\.28e\+37 with discount 0\.5 give values up to 2\.55e\+37, "
+                                         r"which overflow float32; scale the rewards down$"):
+        mdp(1.2 * big / 32)  # the bound is 1.2 max / 16
+
+
+def test_def_mdp_a_row_exactly_at_the_tolerance_is_accepted():
+    # The tolerance is 1e-6 + n eps and the comparison strict: a row whose float64 sum is exactly
+    # 1 + tol passes, one 2**-50 above fails.  Such a row needs a tolerance that 1 + tol represents
+    # exactly: bfloat16 (eps 2**-7) with n = 256 entries gives tol = 2.000001, and the row below sums
+    # to 3.000001 exactly (twelve entries 0.25 and four bfloat16-exact pieces of the remainder).
+    import ml_dtypes
+
+    from softq_ref.tabular.mdp import _check_stochastic
+
+    pieces = [float.fromhex(h) for h in ("0x1.0cp-20", "0x1.bcp-30", "0x1.e8p-38", "0x1.8p-49")]
+    row = [0.25] * 12 + pieces
+    table = np.array([row + [0.0] * (256 - len(row))], dtype=ml_dtypes.bfloat16)
+    tol = 1e-6 + 256 * float(jnp.finfo(ml_dtypes.bfloat16).eps)
+    assert abs(np.asarray(table, np.float64).sum() - 1.0) == tol
+    _check_stochastic(table, "policy")
+    table[0, -1] = 2.0**-50
+    with pytest.raises(ValueError, match=r"^policy\[0\] sums to 3, not 1 \(rows over the last axis must sum to 1 within 2;"):
+        _check_stochastic(table, "policy")
