@@ -629,3 +629,14 @@ def test_def_mdp_a_row_exactly_at_the_tolerance_is_accepted():
     table[0, -1] = 2.0**-50
     with pytest.raises(ValueError, match=r"^policy\[0\] sums to 3, not 1 \(rows over the last axis must sum to 1 within 2;"):
         _check_stochastic(table, "policy")
+
+
+def test_def_mdp_discount_is_stored_in_the_mdp_dtype():
+    # With x64 on, a float64 discount given to a float32 MDP is stored as float32, so that it cannot
+    # widen the solvers' arithmetic (a float64 discount would promote every backup to float64).
+    with jax.enable_x64(True):
+        p, r = np.ones((1, 2, 1), np.float32), np.array([[1.0, 0.5]], np.float32)
+        for discount in (np.float64(0.9), 0.9):
+            mdp = TabularMDP(p, r, discount)
+            assert mdp.discount.dtype == jnp.float32 and not mdp.discount.weak_type
+            assert soft_q_iteration(mdp, 1.0, tol=1e-3).dtype == jnp.float32
