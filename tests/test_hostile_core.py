@@ -222,3 +222,20 @@ def test_tabular_mdp_rejects_rewards_whose_values_overflow():
     with pytest.raises(ValueError, match="overflow"):
         TabularMDP(np.ones((1, 1, 1), np.float32), np.full((1, 1), 1e38, np.float32), 0.9)
     TabularMDP(np.ones((1, 1, 1), np.float32), np.full((1, 1), 1e30, np.float32), 0.9)  # fine
+
+
+def test_validation_reads_lists_and_names_the_argument_and_the_shape_in_full():
+    from softq_ref.core.validation import check_axis, check_numeric
+
+    check_numeric([1.0, 2.0], "q")  # a list without a dtype is read through NumPy: numbers pass
+    check_numeric([[1, 2], [3, 4]], "q")
+    with pytest.raises(ValueError, match=r"^q must be a numeric array, got str 'abc'$"):
+        check_numeric("abc", "q")
+    with pytest.raises(ValueError, match=r"^q must be a numeric array, got list \[\[1\.0\], \[1\.0, 2\.0\]\]$"):
+        check_numeric([[1.0], [1.0, 2.0]], "q")  # ragged: NumPy refuses it, so it is not numeric
+    with pytest.raises(ValueError, match=r"^q must be a numeric array, got list \['a'\]$"):
+        check_axis(["a"], 0, "q")
+    with pytest.raises(ValueError, match=r"^axis 2 is out of range for q with shape \(3,\)$"):
+        check_axis(np.zeros(3), 2, "q")
+    with pytest.raises(ValueError, match=r"^q has an empty action axis \(shape \(2, 0\), axis 1\)$"):
+        check_axis(np.zeros((2, 0)), -1, "q")
