@@ -156,12 +156,13 @@ def svgd_direction(fixed: jax.Array, grad_q: jax.Array, updated: jax.Array, alph
     k, _ = rbf_kernel(fixed, updated, bandwidth)
     # The repulsion sum_i grad_{a_i} k(a_i, b_j) = -(2/h) sum_i k_ij (a_i - b_j) is evaluated as
     # -(2/h) [(k^T a)_j - (sum_i k_ij) b_j], so that drive and repulsion share one sum over i of
-    # k_ij times a [d] row, instead of a [K, M, d] tensor summed over K (a reduction XLA ran alone
-    # on the CPU, 0.2 ms of the MuJoCo-preset update).  Subtracting the fixed particles' mean first
-    # (the difference is translation-invariant) keeps the cancellation in the bracket to the
-    # particles' spread, not their offset.  For up to 32 fixed particles the sum over i is written
-    # out, which XLA fuses into one element-wise kernel; as a product it is a small batched dot
-    # that runs as a generic loop (measured: the update 9% faster written out, docs/benchmarks.md).
+    # k_ij times a [d] row, instead of a [K, M, d] tensor summed over K.  Subtracting the fixed
+    # particles' mean first (the difference is translation-invariant) keeps the cancellation in the
+    # bracket to the particles' spread, not their offset.  For up to 32 fixed particles the sum over
+    # i is written out, which XLA fuses into one element-wise kernel (as a product it is a small
+    # batched dot that XLA:CPU runs as a generic loop).  Measured on the MuJoCo-preset update, in one
+    # process, against the previous form: the same time on a quiet machine (0.999), 0.91 of it while
+    # other processes load the cores (docs/benchmarks.md).
     center = jnp.mean(fixed, axis=0, keepdims=True)
     scale = 2.0 * alpha / bandwidth
     rows = grad_q - scale * (fixed - center)
