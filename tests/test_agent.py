@@ -675,3 +675,17 @@ def test_act_and_explore_stay_float32_with_x64(name):
     for a, b in zip(plain, wide):
         assert a.dtype == b.dtype == jnp.float32 and a.shape == b.shape
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-7)
+
+
+def test_every_continuous_agent_starts_its_step_counter_at_int32_zero():
+    # The step counter drives the target-network schedule (an integer modulo), so it is int32,
+    # also with x64 on, and starts at 0.
+    from softq_ref.agent import ddpg, sac
+
+    for module, config in ((sql, sql.SQLConfig(hidden_sizes=(8,), batch_size=4)),
+                           (ddpg, ddpg.DDPGConfig(hidden_sizes=(8,), batch_size=4)),
+                           (sac, sac.SACConfig(hidden_sizes=(8,), batch_size=4))):
+        for x64 in (False, True):
+            with jax.enable_x64(x64):
+                step = module.init(config, 3, 2, jax.random.PRNGKey(0)).step
+            assert step.dtype == jnp.int32 and int(step) == 0, module.__name__

@@ -178,3 +178,12 @@ def test_the_actor_is_a_tanh_gaussian_with_the_first_half_mean_and_the_clipped_s
             np.testing.assert_allclose(rows_action[i], action, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(rows_lp[i], lp, rtol=1e-4, atol=1e-3)
     assert hit == {-20.0, 2.0}
+
+
+def test_with_hparams_learn_alpha_is_exactly_one_or_zero():
+    # learn_alpha is traced as a float32 switch: True -> 1.0 and False -> 0.0, whatever the start.
+    for start in (True, False):
+        state = sac.init(SMALL.replace(learn_alpha=start), 3, 2, jax.random.PRNGKey(0))
+        for value, expected in ((True, 1.0), (False, 0.0), (1, 1.0), (0, 0.0)):
+            switch = sac.with_hparams(state, learn_alpha=value).hparams.learn_alpha
+            assert switch.dtype == jnp.float32 and float(switch) == expected
