@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from softq_ref.tabular.mdp import TabularMDP
-from softq_ref.tabular.solvers import maxent_objective, soft_policy_evaluation
+from softq_ref.tabular.solvers import INT32_MAX, maxent_objective, soft_policy_evaluation
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -204,8 +204,8 @@ def maxent_gradient_ascent(
     _check(mdp, logits0, initial_distribution, "logits0")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if steps > np.iinfo(np.int32).max:  # the loop counts in int32
-        raise ValueError(f"steps must be at most 2**31 - 1 = {np.iinfo(np.int32).max}, got {steps!r}")
+    if steps > INT32_MAX:  # the loop counts in int32
+        raise ValueError(f"steps must be at most 2**31 - 1 = {INT32_MAX}, got {steps!r}")
     return _ascent(mdp, jnp.asarray(alpha, mdp.rewards.dtype), jnp.asarray(initial_distribution, mdp.rewards.dtype),
                    jnp.asarray(learning_rate, mdp.rewards.dtype), steps, jnp.asarray(logits0, mdp.rewards.dtype))
 

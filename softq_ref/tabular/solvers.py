@@ -33,7 +33,8 @@ from softq_ref.core.validation import check_discount, check_temperature, concret
 from softq_ref.tabular.mdp import TabularMDP, _check_stochastic
 
 _HIGHEST = jax.lax.Precision.HIGHEST
-_INT32_MAX = int(np.iinfo(np.int32).max)
+#: The largest loop count the solvers' int32 counters hold (also checked by ``maxent_gradient_ascent``).
+INT32_MAX = int(np.iinfo(np.int32).max)
 
 
 # --------------------------------------------------------------------------- checks
@@ -78,8 +79,8 @@ def _check_loop(tol, max_iters) -> None:
         np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.integer) or value < 1
     ):
         raise ValueError(f"max_iters must be an int >= 1, got {max_iters!r}")
-    if value is not None and value > _INT32_MAX:  # the loop counts in int32
-        raise ValueError(f"max_iters must be at most 2**31 - 1 = {_INT32_MAX}, got {max_iters!r}")
+    if value is not None and value > INT32_MAX:  # the loop counts in int32
+        raise ValueError(f"max_iters must be at most 2**31 - 1 = {INT32_MAX}, got {max_iters!r}")
 
 
 def _cast(x, mdp: TabularMDP) -> jax.Array:
