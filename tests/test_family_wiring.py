@@ -12,6 +12,7 @@ The ``slow`` tests at the end are the issue's learning bars, run through the rea
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import gymnasium as gym
@@ -27,7 +28,10 @@ from softq_ref.agent.replay import Transition
 from softq_ref.cli import main
 from softq_ref.io.run_dir import read_metrics
 
-gymnax = pytest.importorskip("gymnax", reason="the JAX twins of CartPole/Acrobot need gymnax (the test extra)")
+# Found, not imported: importing gymnax builds JAX arrays and so starts JAX's backend, which collecting
+# this file must not do (mutation testing forks workers after collection; docs/mutation.md).
+if importlib.util.find_spec("gymnax") is None:
+    pytest.skip("the JAX twins of CartPole/Acrobot need gymnax (the test extra)", allow_module_level=True)
 
 
 def _train(*args):

@@ -74,7 +74,7 @@ def test_new_traced_hyperparameters_do_not_recompile():
 
 # --------------------------------------------------------------------------- the agent reaches the Boltzmann policy
 
-REWARDS = jnp.array([1.0, 0.0, 0.5])
+REWARDS = np.array([1.0, 0.0, 0.5], np.float32)  # numpy: collecting this file must not start JAX's backend (docs/mutation.md)
 ALPHA = 0.5
 
 
@@ -86,7 +86,7 @@ def _train_on_bandit(alpha_in_agent: float, steps=1500, batch=64):
 
     def body(state, key):
         actions = jax.vmap(pg.explore, in_axes=(None, 0, 0))(state, obs, jax.random.split(key, batch))
-        seg = Transition(obs=obs, action=actions, reward=REWARDS[actions[:, 0].astype(jnp.int32)],
+        seg = Transition(obs=obs, action=actions, reward=jnp.asarray(REWARDS)[actions[:, 0].astype(jnp.int32)],
                          next_obs=obs, done=jnp.ones(batch))
         return pg.train_step(state, seg, key)[0], None
 

@@ -171,7 +171,9 @@ def _compiled_text(train_step, state, batch) -> str:
     return jax.jit(train_step).lower(state, batch, jax.random.PRNGKey(0)).compile().as_text()
 
 
-cpu_only = pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's matmul kernels (YNNPACK)")
+# A string condition is evaluated when the test runs, not at import: collecting this file must not
+# start JAX's backend (mutation testing forks workers after collection; docs/mutation.md).
+cpu_only = pytest.mark.skipif("jax.default_backend() != 'cpu'", reason="XLA:CPU's matmul kernels (YNNPACK)")
 
 
 def _sac_case():

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 import jax
+import pytest
 from hypothesis import HealthCheck, settings
 
 PLAIN = os.environ.get("SOFTQ_MUTMUT_PLAIN") == "1"
@@ -75,6 +76,25 @@ def pytest_collection_modifyitems(session, config, items):
     durations = state().duration_by_test
     if durations:
         items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
+
+
+def pytest_collection_finish(session):
+    """Refuse a selection whose collection starts JAX's backend.
+
+    mutmut's forkserver forks each mutant's worker from a process that has collected the tests
+    (``forkserver_warmup = "collect"``).  JAX is fork-safe only until its backend starts its threads;
+    a worker forked after that can deadlock, and mutmut records the hang as a *timeout*, which its
+    score counts as a kill.  So a module-level ``jnp`` array, an import that builds one (gymnax) or a
+    ``skipif`` that asks ``jax.default_backend()`` at import is an error here, named with its cure.
+    """
+    from jax._src import xla_bridge
+
+    if xla_bridge.backends_are_initialized():
+        raise pytest.UsageError(
+            "collecting the selected tests started JAX's backend (a module-level jnp array, an import "
+            "that builds one, or a skipif calling jax.default_backend()); a worker forked after it can "
+            "deadlock. Make it lazy (docs/mutation.md)."
+        )
 
 
 def pytest_runtest_setup(item):
