@@ -105,3 +105,16 @@ def test_the_committed_reports_match_the_committed_results(name, tmp_path):
     body = lambda text: text.split("\n", 1)[1]  # noqa: E731 (the first line holds the date and commit)
     assert body(committed.read_text()) == body(again.read_text()), (
         f"{committed} is out of date: run `softq-ref campaign report experiments/{name}.toml`")
+
+
+def test_a_run_without_the_displacement_field_is_left_out_and_counted(campaign):
+    """A result file written before the field existed has no ``x_displacement``: the column averages the
+    runs that have it and says how many of the finished runs those are (it was left empty before)."""
+    path = runner.result_path(campaign, Run(campaign.group("a"), 1))
+    data = json.loads(path.read_text())
+    del data["evaluations"][-1]["x_displacement"]
+    path.write_text(json.dumps(data))
+    a = {(r["group"], r["mode"]): r for r in group_rows(campaign)}["a", "stochastic"]
+    assert a["x_displacement_runs"] == 2 and a["x_displacement"] == pytest.approx(-1.0)
+    text = write_report(campaign, campaign.path.parent / "figs", commit="abc1234").read_text()
+    assert "(2 of 3 runs)" in text

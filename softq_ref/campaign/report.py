@@ -90,9 +90,11 @@ def group_rows(campaign: Campaign) -> list[dict]:
                 if finals.size >= 2:
                     row["iqm"] = stratified_bootstrap_ci(finals)
                 moved = [_last_evaluation(p, d).get("x_displacement", {}).get(mode) for p, d in finished]
-                if all(m is not None for m in moved):
+                moved = [m for m in moved if m is not None]  # a run that predates the field has none
+                if moved:
                     row["x_displacement"] = float(np.mean([np.mean(m) for m in moved]))
                     row["abs_x_displacement"] = float(np.mean([np.mean(np.abs(m)) for m in moved]))
+                    row["x_displacement_runs"] = len(moved)
             rows.append(row)
     return rows
 
@@ -163,6 +165,8 @@ def write_report(campaign: Campaign, figures_dir: Path, *, commit: str = "", out
             ci = (f"{_fmt(r['iqm'][0])} [{_fmt(r['iqm'][1])}, {_fmt(r['iqm'][2])}]" if "iqm" in r else "(one run)")
             moved = (f"{r['x_displacement']:+.2f} m (mean \\|·\\| {r['abs_x_displacement']:.2f} m)"
                      if "x_displacement" in r else "")
+            if "x_displacement" in r and r["x_displacement_runs"] < r["finished"]:
+                moved += f" ({r['x_displacement_runs']} of {r['finished']} runs)"
             per = ", ".join(_fmt(x) for x in r["finals"])
             lines.append(f"| `{r['group']}` | {r['mode']} | {r['finished']}/{r['planned']} | {_fmt(r['mean'])}{sd} | "
                          f"{ci} | {per} | {moved} | {r['wall_time_h']:.2f} h |")
