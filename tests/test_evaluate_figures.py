@@ -29,7 +29,7 @@ def agents():
 
 def _straight_to(target):
     """A deterministic hand-made 'agent' that moves at full speed toward ``target``."""
-    goal = jnp.asarray(target, jnp.float32)
+    goal = np.asarray(target, np.float32)  # numpy: collection must not start JAX's backend (docs/mutation.md)
 
     def act(state, obs, key):
         del state, key
