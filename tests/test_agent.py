@@ -689,3 +689,69 @@ def test_every_continuous_agent_starts_its_step_counter_at_int32_zero():
             with jax.enable_x64(x64):
                 step = module.init(config, 3, 2, jax.random.PRNGKey(0)).step
             assert step.dtype == jnp.int32 and int(step) == 0, module.__name__
+
+
+# --- 64-bit mode: the agent stays float32 -----------------------------------------------------------
+# Nothing in the package enables JAX's x64, but a user's program may: the networks, the buffer and the training
+# steps must then stay float32 (the jitted loop's scan carry keeps its dtypes) and compute the same values.
+
+
+def test_networks_buffer_and_training_steps_stay_float32_with_x64():
+    from softq_ref.agent.networks import MLP, DeterministicActor, QNetwork, SamplingNetwork
+
+    key = jax.random.PRNGKey(11)
+
+    def networks():
+        return (MLP(5, 3, (8, 6), key=key), QNetwork(3, 2, (8,), key=key), SamplingNetwork(3, 2, (8,), key=key),
+                DeterministicActor(3, 2, (8,), key=key))
+
+    plain = networks()
+    with jax.enable_x64(True):
+        wide = networks()
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(plain))
+    assert _identical(wide, plain)
+
+    # The buffer: float32 storage and int32 counters; float64 and int inputs are written as float32.
+    row = Transition(np.array([0.1, -0.2]), np.array([0.3, 0.4]), 0.5, np.array([0.6, 0.7]), 1)
+    with jax.enable_x64(True):
+        buf = replay.add(replay.init(2, 2, 2), row)
+        drawn = replay.sample(buf, jax.random.PRNGKey(0), 4)
+    assert buf.position.dtype == buf.size.dtype == jnp.int32
+    for name in Transition._fields:
+        want = np.asarray(getattr(row, name), np.float32)
+        assert getattr(buf.data, name).dtype == getattr(drawn, name).dtype == jnp.float32, name
+        np.testing.assert_array_equal(getattr(buf.data, name)[0], want)
+        np.testing.assert_array_equal(getattr(drawn, name), np.broadcast_to(want, (4, *want.shape)))
+
+    # One jitted training step of each continuous algorithm, built and run in x64 mode, from float32 data.
+    batch = _batch(jax.random.PRNGKey(12), b=4, obs_dim=3, act_dim=2)
+    batch = batch._replace(done=jnp.float32([0, 1, 0, 0]))
+    configs = {sql: _small_config(hidden_sizes=(8,), batch_size=4, num_fixed_particles=3, num_updated_particles=3,
+                                  value_samples=5),
+               ddpg: DDPGConfig(hidden_sizes=(8,), batch_size=4)}
+    for module, config in configs.items():
+        def step():
+            state = module.init(config, 3, 2, key)
+            return state, jax.jit(module.train_step)(state, batch, jax.random.PRNGKey(13))
+
+        plain_init, plain = step()
+        with jax.enable_x64(True):
+            wide_init, wide = step()
+        assert _identical(wide_init, plain_init), module.__name__
+        for got, want in zip(jax.tree.leaves(wide), jax.tree.leaves(plain)):
+            assert got.dtype == want.dtype and got.shape == want.shape, module.__name__
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+        assert {v.dtype for v in wide[1].values()} == {jnp.dtype(jnp.float32)}
+
+
+def test_one_stored_transition_is_every_draw():
+    """``sample`` draws from the filled slots only: with one transition stored, every row of the batch is it."""
+    buf = replay.init(4, 2, 1)
+    buf = replay.add(buf, Transition(jnp.float32([1.5, -2.0]), jnp.float32([0.25]), jnp.float32(3.0),
+                                     jnp.float32([4.0, 5.0]), jnp.float32(1.0)))
+    drawn = replay.sample(buf, jax.random.PRNGKey(3), 32)
+    np.testing.assert_array_equal(drawn.obs, np.tile(np.float32([1.5, -2.0]), (32, 1)))
+    np.testing.assert_array_equal(drawn.action, np.full((32, 1), 0.25, np.float32))
+    np.testing.assert_array_equal(drawn.reward, np.full(32, 3.0, np.float32))
+    np.testing.assert_array_equal(drawn.next_obs, np.tile(np.float32([4.0, 5.0]), (32, 1)))
+    np.testing.assert_array_equal(drawn.done, np.ones(32, np.float32))
