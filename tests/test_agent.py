@@ -696,7 +696,7 @@ def test_every_continuous_agent_starts_its_step_counter_at_int32_zero():
 # steps must then stay float32 (the jitted loop's scan carry keeps its dtypes) and compute the same values.
 
 
-def test_networks_buffer_and_training_steps_stay_float32_with_x64():
+def test_networks_and_replay_buffer_stay_float32_with_x64():
     from softq_ref.agent.networks import MLP, DeterministicActor, QNetwork, SamplingNetwork
 
     key = jax.random.PRNGKey(11)
@@ -708,8 +708,17 @@ def test_networks_buffer_and_training_steps_stay_float32_with_x64():
     plain = networks()
     with jax.enable_x64(True):
         wide = networks()
+        # The batched methods on float32 inputs stay float32 (and equal the x64-off results).
+        obs, each = jnp.ones((2, 3), jnp.float32), jnp.full((2, 4, 2), 0.5, jnp.float32)
+        wide_pairs = (wide[0].at_pairs(obs, jnp.ones((2, 4, 2), jnp.float32)), wide[0].at_pairs(obs, each[0]),
+                      wide[1].at_pairs(obs, each), wide[2].at_pairs(obs, each))
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(plain))
     assert _identical(wide, plain)
+    plain_pairs = (plain[0].at_pairs(obs, jnp.ones((2, 4, 2), jnp.float32)), plain[0].at_pairs(obs, each[0]),
+                   plain[1].at_pairs(obs, each), plain[2].at_pairs(obs, each))
+    for got, want in zip(wide_pairs, plain_pairs):
+        assert got.dtype == want.dtype == jnp.float32 and got.shape == want.shape
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
 
     # The buffer: float32 storage and int32 counters; float64 and int inputs are written as float32.
     row = Transition(np.array([0.1, -0.2]), np.array([0.3, 0.4]), 0.5, np.array([0.6, 0.7]), 1)
@@ -723,25 +732,35 @@ def test_networks_buffer_and_training_steps_stay_float32_with_x64():
         np.testing.assert_array_equal(getattr(buf.data, name)[0], want)
         np.testing.assert_array_equal(getattr(drawn, name), np.broadcast_to(want, (4, *want.shape)))
 
-    # One jitted training step of each continuous algorithm, built and run in x64 mode, from float32 data.
-    batch = _batch(jax.random.PRNGKey(12), b=4, obs_dim=3, act_dim=2)
-    batch = batch._replace(done=jnp.float32([0, 1, 0, 0]))
-    configs = {sql: _small_config(hidden_sizes=(8,), batch_size=4, num_fixed_particles=3, num_updated_particles=3,
-                                  value_samples=5),
-               ddpg: DDPGConfig(hidden_sizes=(8,), batch_size=4)}
-    for module, config in configs.items():
-        def step():
-            state = module.init(config, 3, 2, key)
-            return state, jax.jit(module.train_step)(state, batch, jax.random.PRNGKey(13))
 
-        plain_init, plain = step()
-        with jax.enable_x64(True):
-            wide_init, wide = step()
-        assert _identical(wide_init, plain_init), module.__name__
-        for got, want in zip(jax.tree.leaves(wide), jax.tree.leaves(plain)):
-            assert got.dtype == want.dtype and got.shape == want.shape, module.__name__
-            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
-        assert {v.dtype for v in wide[1].values()} == {jnp.dtype(jnp.float32)}
+_X64_SQL = dict(hidden_sizes=(8,), batch_size=4, num_fixed_particles=3, num_updated_particles=3, value_samples=5)
+
+
+@pytest.mark.parametrize("name", ["sql", "sql-policy-proposal", "ddpg"])
+def test_training_step_stays_float32_with_x64(name):
+    """One jitted training step, built and run in x64 mode from float32 data: every leaf of the new state and
+    every metric keeps its dtype, and the values are those of the x64-off step."""
+    module, config = {
+        "sql": (sql, _small_config(**_X64_SQL)),
+        "sql-policy-proposal": (sql, _small_config(**_X64_SQL, value_proposal="policy")),
+        "ddpg": (ddpg, DDPGConfig(hidden_sizes=(8,), batch_size=4)),
+    }[name]
+    key = jax.random.PRNGKey(11)
+    batch = _batch(jax.random.PRNGKey(12), b=4, obs_dim=3, act_dim=2)._replace(done=jnp.float32([0, 1, 0, 0]))
+
+    def step():
+        state = module.init(config, 3, 2, key)
+        return state, jax.jit(module.train_step)(state, batch, jax.random.PRNGKey(13))
+
+    plain_init, plain = step()
+    with jax.enable_x64(True):
+        wide_init, wide = step()
+    assert _identical(wide_init, plain_init)
+    assert jax.tree.structure(wide) == jax.tree.structure(plain)
+    for got, want in zip(jax.tree.leaves(wide), jax.tree.leaves(plain)):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    assert {v.dtype for v in wide[1].values()} == {jnp.dtype(jnp.float32)}
 
 
 def test_one_stored_transition_is_every_draw():
