@@ -205,6 +205,34 @@ def test_sql_soft_value_uses_target_network_and_eq10_with_uniform_proposal():
     np.testing.assert_allclose(np.asarray(got), np.asarray(soft_value_is(q, uniform_log_density(2), alpha)), rtol=1e-5)
 
 
+def test_sql_soft_value_with_the_policy_proposal_is_eq10_with_the_samplers_density():
+    """``value_proposal="policy"`` (``dev-policy-proposal``): at each next state its own K_V actions
+    a = f(xi; s'), xi = normal(key, [B, K_V, d]), and eq. (10) with the change-of-variables density,
+    V(s') = alpha log mean_j exp(Q_target(s', a_j) / alpha - log q(a_j | s')); float64 NumPy throughout."""
+    cfg = _small_config(value_samples=5, value_proposal="policy", alpha=0.5)
+    state = sql.init(cfg, 3, 2, jax.random.PRNGKey(0))
+    state = eqx.tree_at(lambda s: s.q_target, state, sql.init(cfg, 3, 2, jax.random.PRNGKey(7)).q)
+    next_obs = jax.random.normal(jax.random.PRNGKey(3), (4, 3))
+    key = jax.random.PRNGKey(4)
+    got = sql.next_soft_value(state, next_obs, key)
+    assert got.dtype == jnp.float32 and got.shape == (4,)
+    xi = np.asarray(jax.random.normal(key, (4, 5, 2), jnp.float32), np.float64)
+    want = []
+    for s_next, xis in zip(np.asarray(next_obs, np.float64), xi):
+        terms = []
+        for x in xis:
+            a = np.tanh(_np_mlp(state.policy.net, np.concatenate([s_next, x])))
+            log_q = -0.5 * x @ x - np.log(2 * np.pi) - np.log(abs(np.linalg.det(_np_sampler_jacobian(state.policy, s_next, x))))
+            q = _np_mlp(state.q_target.net, np.concatenate([s_next, a]))[0]
+            terms.append(q / 0.5 - log_q)
+        terms = np.array(terms)
+        want.append(0.5 * (np.log(np.mean(np.exp(terms - terms.max()))) + terms.max()))
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-4, atol=1e-4)
+    # Using the online Q instead of the target moves the value: the check above can tell them apart.
+    other = eqx.tree_at(lambda s: s.q_target, state, state.q)
+    assert np.max(np.abs(np.asarray(sql.next_soft_value(other, next_obs, key)) - np.asarray(want))) > 1e-2
+
+
 def test_sql_target_hard_copy_happens_exactly_every_period():
     cfg = _small_config(target_update_period=3)
     state = sql.init(cfg, 2, 2, jax.random.PRNGKey(0))
