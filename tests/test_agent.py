@@ -433,6 +433,27 @@ def test_optax_target_update_equals_the_hand_written_one(period, tau):
                 np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
 
 
+class _Mixed(eqx.Module):
+    """A module with array leaves and leaves that are not arrays (a Python float, a function)."""
+
+    weight: jax.Array
+    scale: float
+    activation: object
+
+
+def test_target_update_averages_the_array_leaves_and_keeps_the_rest_of_the_target():
+    """``update_target``'s contract: only array leaves are averaged; a leaf that is not an array (a Python
+    float, a function) is the target's own, on an update step and between them."""
+    target = _Mixed(jnp.float32([1.0, 2.0]), 0.5, jax.nn.relu)
+    online = _Mixed(jnp.float32([3.0, 6.0]), 0.25, jnp.tanh)
+    from softq_ref.agent.optim import update_target
+
+    for step, want in ((4, [2.0, 4.0]), (5, [1.0, 2.0])):  # period 2: step 4 averages, step 5 keeps the target
+        new = update_target(target, online, jnp.int32(step), jnp.int32(2), jnp.float32(0.5))
+        assert _same(new.weight, jnp.float32(want)), step
+        assert new.scale == 0.5 and new.activation is jax.nn.relu, step
+
+
 def test_the_bit_comparison_catches_an_off_by_one_schedule():
     """Must-fail twin: a schedule shifted by one step differs from the reference."""
     from softq_ref.agent.networks import QNetwork
