@@ -205,6 +205,34 @@ def test_sql_soft_value_uses_target_network_and_eq10_with_uniform_proposal():
     np.testing.assert_allclose(np.asarray(got), np.asarray(soft_value_is(q, uniform_log_density(2), alpha)), rtol=1e-5)
 
 
+def test_sql_soft_value_with_the_policy_proposal_is_eq10_with_the_samplers_density():
+    """``value_proposal="policy"`` (``dev-policy-proposal``): at each next state its own K_V actions
+    a = f(xi; s'), xi = normal(key, [B, K_V, d]), and eq. (10) with the change-of-variables density,
+    V(s') = alpha log mean_j exp(Q_target(s', a_j) / alpha - log q(a_j | s')); float64 NumPy throughout."""
+    cfg = _small_config(value_samples=5, value_proposal="policy", alpha=0.5)
+    state = sql.init(cfg, 3, 2, jax.random.PRNGKey(0))
+    state = eqx.tree_at(lambda s: s.q_target, state, sql.init(cfg, 3, 2, jax.random.PRNGKey(7)).q)
+    next_obs = jax.random.normal(jax.random.PRNGKey(3), (4, 3))
+    key = jax.random.PRNGKey(4)
+    got = sql.next_soft_value(state, next_obs, key)
+    assert got.dtype == jnp.float32 and got.shape == (4,)
+    xi = np.asarray(jax.random.normal(key, (4, 5, 2), jnp.float32), np.float64)
+    want = []
+    for s_next, xis in zip(np.asarray(next_obs, np.float64), xi):
+        terms = []
+        for x in xis:
+            a = np.tanh(_np_mlp(state.policy.net, np.concatenate([s_next, x])))
+            log_q = -0.5 * x @ x - np.log(2 * np.pi) - np.log(abs(np.linalg.det(_np_sampler_jacobian(state.policy, s_next, x))))
+            q = _np_mlp(state.q_target.net, np.concatenate([s_next, a]))[0]
+            terms.append(q / 0.5 - log_q)
+        terms = np.array(terms)
+        want.append(0.5 * (np.log(np.mean(np.exp(terms - terms.max()))) + terms.max()))
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-4, atol=1e-4)
+    # Using the online Q instead of the target moves the value: the check above can tell them apart.
+    other = eqx.tree_at(lambda s: s.q_target, state, state.q)
+    assert np.max(np.abs(np.asarray(sql.next_soft_value(other, next_obs, key)) - np.asarray(want))) > 1e-2
+
+
 def test_sql_target_hard_copy_happens_exactly_every_period():
     cfg = _small_config(target_update_period=3)
     state = sql.init(cfg, 2, 2, jax.random.PRNGKey(0))
@@ -403,6 +431,27 @@ def test_optax_target_update_equals_the_hand_written_one(period, tau):
             for x, y in zip(jax.tree.leaves(ours), jax.tree.leaves(ref)):
                 # float32, two formulas of one average: rounding (and GPU FMA contraction) differs.
                 np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+
+
+class _Mixed(eqx.Module):
+    """A module with array leaves and leaves that are not arrays (a Python float, a function)."""
+
+    weight: jax.Array
+    scale: float
+    activation: object
+
+
+def test_target_update_averages_the_array_leaves_and_keeps_the_rest_of_the_target():
+    """``update_target``'s contract: only array leaves are averaged; a leaf that is not an array (a Python
+    float, a function) is the target's own, on an update step and between them."""
+    target = _Mixed(jnp.float32([1.0, 2.0]), 0.5, jax.nn.relu)
+    online = _Mixed(jnp.float32([3.0, 6.0]), 0.25, jnp.tanh)
+    from softq_ref.agent.optim import update_target
+
+    for step, want in ((4, [2.0, 4.0]), (5, [1.0, 2.0])):  # period 2: step 4 averages, step 5 keeps the target
+        new = update_target(target, online, jnp.int32(step), jnp.int32(2), jnp.float32(0.5))
+        assert _same(new.weight, jnp.float32(want)), step
+        assert new.scale == 0.5 and new.activation is jax.nn.relu, step
 
 
 def test_the_bit_comparison_catches_an_off_by_one_schedule():
@@ -689,3 +738,88 @@ def test_every_continuous_agent_starts_its_step_counter_at_int32_zero():
             with jax.enable_x64(x64):
                 step = module.init(config, 3, 2, jax.random.PRNGKey(0)).step
             assert step.dtype == jnp.int32 and int(step) == 0, module.__name__
+
+
+# --- 64-bit mode: the agent stays float32 -----------------------------------------------------------
+# Nothing in the package enables JAX's x64, but a user's program may: the networks, the buffer and the training
+# steps must then stay float32 (the jitted loop's scan carry keeps its dtypes) and compute the same values.
+
+
+def test_networks_and_replay_buffer_stay_float32_with_x64():
+    from softq_ref.agent.networks import MLP, DeterministicActor, QNetwork, SamplingNetwork
+
+    key = jax.random.PRNGKey(11)
+
+    def networks():
+        return (MLP(5, 3, (8, 6), key=key), QNetwork(3, 2, (8,), key=key), SamplingNetwork(3, 2, (8,), key=key),
+                DeterministicActor(3, 2, (8,), key=key))
+
+    plain = networks()
+    with jax.enable_x64(True):
+        wide = networks()
+        # The batched methods on float32 inputs stay float32 (and equal the x64-off results).
+        obs, each = jnp.ones((2, 3), jnp.float32), jnp.full((2, 4, 2), 0.5, jnp.float32)
+        wide_pairs = (wide[0].at_pairs(obs, jnp.ones((2, 4, 2), jnp.float32)), wide[0].at_pairs(obs, each[0]),
+                      wide[1].at_pairs(obs, each), wide[2].at_pairs(obs, each))
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(plain))
+    assert _identical(wide, plain)
+    plain_pairs = (plain[0].at_pairs(obs, jnp.ones((2, 4, 2), jnp.float32)), plain[0].at_pairs(obs, each[0]),
+                   plain[1].at_pairs(obs, each), plain[2].at_pairs(obs, each))
+    for got, want in zip(wide_pairs, plain_pairs):
+        assert got.dtype == want.dtype == jnp.float32 and got.shape == want.shape
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
+
+    # The buffer: float32 storage and int32 counters; float64 and int inputs are written as float32.
+    row = Transition(np.array([0.1, -0.2]), np.array([0.3, 0.4]), 0.5, np.array([0.6, 0.7]), 1)
+    with jax.enable_x64(True):
+        buf = replay.add(replay.init(2, 2, 2), row)
+        drawn = replay.sample(buf, jax.random.PRNGKey(0), 4)
+    assert buf.position.dtype == buf.size.dtype == jnp.int32
+    for name in Transition._fields:
+        want = np.asarray(getattr(row, name), np.float32)
+        assert getattr(buf.data, name).dtype == getattr(drawn, name).dtype == jnp.float32, name
+        np.testing.assert_array_equal(getattr(buf.data, name)[0], want)
+        np.testing.assert_array_equal(getattr(drawn, name), np.broadcast_to(want, (4, *want.shape)))
+
+
+_X64_SQL = dict(hidden_sizes=(8,), batch_size=4, num_fixed_particles=3, num_updated_particles=3, value_samples=5)
+
+
+@pytest.mark.parametrize("name", ["sql", "sql-policy-proposal", "ddpg"])
+def test_training_step_stays_float32_with_x64(name):
+    """One jitted training step, built and run in x64 mode from float32 data: every leaf of the new state and
+    every metric keeps its dtype, and the values are those of the x64-off step."""
+    module, config = {
+        "sql": (sql, _small_config(**_X64_SQL)),
+        "sql-policy-proposal": (sql, _small_config(**_X64_SQL, value_proposal="policy")),
+        "ddpg": (ddpg, DDPGConfig(hidden_sizes=(8,), batch_size=4)),
+    }[name]
+    key = jax.random.PRNGKey(11)
+    batch = _batch(jax.random.PRNGKey(12), b=4, obs_dim=3, act_dim=2)._replace(done=jnp.float32([0, 1, 0, 0]))
+
+    def step():
+        state = module.init(config, 3, 2, key)
+        return state, jax.jit(module.train_step)(state, batch, jax.random.PRNGKey(13))
+
+    plain_init, plain = step()
+    with jax.enable_x64(True):
+        wide_init, wide = step()
+    assert _identical(wide_init, plain_init)
+    assert jax.tree.structure(wide) == jax.tree.structure(plain)
+    for got, want in zip(jax.tree.leaves(wide), jax.tree.leaves(plain)):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    assert {v.dtype for v in wide[1].values()} == {jnp.dtype(jnp.float32)}
+
+
+def test_one_stored_transition_is_every_draw():
+    """``sample`` draws from the filled slots only: with one transition stored, every row of the batch is it."""
+    buf = replay.init(4, 2, 1)
+    buf = replay.add(buf, Transition(jnp.float32([1.5, -2.0]), jnp.float32([0.25]), jnp.float32(3.0),
+                                     jnp.float32([4.0, 5.0]), jnp.float32(1.0)))
+    drawn = replay.sample(buf, jax.random.PRNGKey(3), 32)
+    np.testing.assert_array_equal(drawn.obs, np.tile(np.float32([1.5, -2.0]), (32, 1)))
+    np.testing.assert_array_equal(drawn.action, np.full((32, 1), 0.25, np.float32))
+    np.testing.assert_array_equal(drawn.reward, np.full(32, 3.0, np.float32))
+    np.testing.assert_array_equal(drawn.next_obs, np.tile(np.float32([4.0, 5.0]), (32, 1)))
+    np.testing.assert_array_equal(drawn.done, np.ones(32, np.float32))
