@@ -156,3 +156,33 @@ def test_policy_log_prob_is_the_softmax_or_the_diagonal_gaussian_of_the_network(
     sigma = np.exp(-0.7)
     want = np.sum(-0.5 * ((action - mean) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi))
     np.testing.assert_allclose(float(state.policy.log_prob(obs, jnp.asarray(action, jnp.float32))), want, rtol=1e-5)
+
+
+def test_rollout_train_step_keeps_the_stored_done_dtype_with_x64(monkeypatch):
+    """The restored boundaries are cast to the stored ``done``'s float32, also when JAX's default precision is
+    64 bits (a float64 ``done`` would turn the whole update float64)."""
+    seen = []
+    monkeypatch.setattr(pg, "train_step", lambda state, batch, key: seen.append(batch) or (state, {}))
+    obs = jnp.array([[0.0], [1.0], [5.0]], jnp.float32)
+    rollout = Transition(obs=obs, action=jnp.zeros((3, 1)), reward=jnp.zeros(3), next_obs=jnp.array([[1.0], [2.0], [6.0]]),
+                         done=jnp.zeros(3, jnp.float32))
+    with jax.enable_x64(True):
+        pg.rollout_train_step(None, rollout, jax.random.PRNGKey(0))
+    (batch,) = seen
+    assert batch.done.dtype == jnp.float32
+    np.testing.assert_array_equal(batch.done, np.float32([0, 1, 0]))
+
+
+def test_gaussian_policy_sample_is_mean_plus_std_times_a_float32_normal_even_with_x64():
+    """The continuous policy's action: the network's mean plus ``exp(log_std)`` times a standard normal drawn in
+    the network's float32 (so the same draw, and a float32 action, when JAX's default precision is 64 bits)."""
+    state = pg.init(pg.PGConfig(hidden_sizes=(8,), discrete=False, initial_log_std=-0.5), 3, 2, jax.random.PRNGKey(0))
+    obs = jnp.array([0.3, -1.2, 0.7], jnp.float32)
+    key = jax.random.PRNGKey(4)
+    noise = np.asarray(jax.random.normal(key, (2,), jnp.float32), np.float64)
+    want = _np_mlp(state.policy.net, obs) + np.exp(-0.5) * noise
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            got = state.policy.sample(obs, key)
+        assert got.dtype == jnp.float32 and got.shape == (2,), x64
+        np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-5, atol=1e-6)
