@@ -236,6 +236,8 @@ BAD_VALUES = [
     (SACConfig, {'alpha': 0.0}, 'alpha must be finite and > 0, got 0.0'),
     (SACConfig, {'discount': 1.5}, 'discount must lie in [0, 1], got 1.5'),
     (SACConfig, {'target_tau': 0.0}, 'target_tau must lie in (0, 1], got 0.0'),
+    (SACConfig, {'target_tau': 1.5}, 'target_tau must lie in (0, 1], got 1.5'),
+    (SACConfig, {'discount': -0.5}, 'discount must lie in [0, 1], got -0.5'),
     (SACConfig, {'target_entropy': NAN}, 'target_entropy must be finite or None, got nan'),
     (SACConfig, {'batch_size': 2.0}, 'batch_size must be an int, got 2.0'),
     # The family's configs check each field's kind as SQLConfig does (a config.json may hold anything).
@@ -425,7 +427,8 @@ def test_field_kinds_are_read_from_evaluated_annotations_too():
     _check_types(cls(lr=0.5, n=2, name="a", sizes=(3, 1), entropy=-2.0))
     for changes, message in [({"lr": "1"}, "lr must be a number, got '1'"), ({"n": 2.0}, "n must be an int, got 2.0"),
                              ({"name": None}, "name must be a string, got None"),
-                             ({"sizes": ()}, "sizes must be a non-empty tuple of positive ints, got ()")]:
+                             ({"sizes": ()}, "sizes must be a non-empty tuple of positive ints, got ()"),
+                             ({"entropy": "x"}, "entropy must be a number or None, got 'x'")]:
         with pytest.raises(ValueError) as err:
             _check_types(cls(**{**dict(lr=1, n=2, name="a", sizes=(3,), entropy=None), **changes}))
         assert str(err.value) == message
