@@ -187,3 +187,18 @@ def test_with_hparams_learn_alpha_is_exactly_one_or_zero():
         for value, expected in ((True, 1.0), (False, 0.0), (1, 1.0), (0, 0.0)):
             switch = sac.with_hparams(state, learn_alpha=value).hparams.learn_alpha
             assert switch.dtype == jnp.float32 and float(switch) == expected
+
+
+def test_the_actor_samples_float32_with_the_same_draws_when_x64_is_on():
+    """The actor's parameters are float32, so its noise is drawn in float32 also when JAX's default precision is
+    64 bits: ``sample`` and ``sample_rows`` give the same float32 actions and log-densities with x64 on."""
+    k = jax.random.split(jax.random.PRNGKey(12), 3)
+    actor = sac.TanhGaussianActor(3, 2, (8,), key=k[0])
+    obs = jax.random.normal(k[1], (5, 3))
+    keys = jax.random.split(k[2], 5)
+    plain = (*actor.sample_rows(obs, keys), *actor.sample(obs[0], keys[0]))
+    with jax.enable_x64(True):
+        wide = (*actor.sample_rows(obs, keys), *actor.sample(obs[0], keys[0]))
+    for a, b in zip(plain, wide):
+        assert a.dtype == b.dtype == jnp.float32 and a.shape == b.shape
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-6)
