@@ -186,3 +186,29 @@ def test_gaussian_policy_sample_is_mean_plus_std_times_a_float32_normal_even_wit
             got = state.policy.sample(obs, key)
         assert got.dtype == jnp.float32 and got.shape == (2,), x64
         np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-5, atol=1e-6)
+
+
+def test_train_step_bootstraps_the_segment_with_the_critics_value_of_the_last_next_obs():
+    """A segment that ends without a terminal: the soft returns (float64 NumPy, the reverse recursion
+    G_t = r_t - alpha log pi(a_t|s_t) + gamma (1 - d_t) G_{t+1}) start from G_T = V(next_obs[T-1]), the
+    critic's value of the state after the segment; ``mean_soft_return`` and ``value_loss`` (eq. (11)'s half
+    squared error of V(s_t) toward G_t) are those of NumPy."""
+    state = pg.init(SMALL, 3, 3, jax.random.PRNGKey(0))
+    seg = _segment(1)
+    seg = seg._replace(done=jnp.zeros(12, jnp.float32).at[4].set(1.0),  # one terminal inside, none at the end
+                       next_obs=seg.next_obs.at[-1].set(jnp.array([4.0, -3.0, 2.5])))  # a state of a large value
+    logits = np.stack([_np_mlp(state.policy.net, o) for o in seg.obs])
+    log_pi = logits - logits.max(-1, keepdims=True)
+    log_pi = log_pi - np.log(np.exp(log_pi).sum(-1, keepdims=True))
+    lp = log_pi[np.arange(12), np.asarray(seg.action[:, 0]).astype(int)]
+    v = np.array([_np_mlp(state.value, o)[0] for o in seg.obs])
+    bootstrap = _np_mlp(state.value, seg.next_obs[-1])[0]
+    assert abs(bootstrap - _np_mlp(state.value, seg.next_obs[-2])[0]) > 1e-2 and abs(bootstrap) > 1e-2
+    alpha, gamma, done = 0.1, 0.99, np.asarray(seg.done, np.float64)
+    g, returns = bootstrap, np.zeros(12)
+    for t in reversed(range(12)):
+        g = float(seg.reward[t]) - alpha * lp[t] + gamma * (1 - done[t]) * g
+        returns[t] = g
+    _, metrics = jax.jit(pg.train_step)(state, seg, jax.random.PRNGKey(2))
+    np.testing.assert_allclose(float(metrics["mean_soft_return"]), returns.mean(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(metrics["value_loss"]), 0.5 * np.mean((returns - v) ** 2), rtol=1e-5, atol=1e-6)
