@@ -130,8 +130,10 @@ def test_config_rejects_bad_values():
     for bad in ({"alpha": -1.0}, {"discount": 1.5}, {"batch_size": 0}, {"hidden_sizes": (0,)}, {"q_lr": 0.0}):
         with pytest.raises(ValueError):
             soft_dqn.SoftDQNConfig(**bad)
-    with pytest.raises(ValueError, match="number of discrete actions"):
-        soft_dqn.init(SMALL, 4, 0, jax.random.PRNGKey(0))
+    for bad in (0, True, 2.0):  # a bool is not a count of actions (True would build a one-action network)
+        with pytest.raises(ValueError) as err:
+            soft_dqn.init(SMALL, 4, bad, jax.random.PRNGKey(0))
+        assert str(err.value) == f"action_dim (the number of discrete actions) must be a positive int, got {bad!r}"
 
 
 # --------------------------------------------------------------------------- the tie to the theorems
