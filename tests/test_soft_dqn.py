@@ -134,6 +134,7 @@ def test_config_rejects_bad_values():
         with pytest.raises(ValueError) as err:
             soft_dqn.init(SMALL, 4, bad, jax.random.PRNGKey(0))
         assert str(err.value) == f"action_dim (the number of discrete actions) must be a positive int, got {bad!r}"
+    assert soft_dqn.init(SMALL, 4, 1, jax.random.PRNGKey(0)).num_actions == 1  # the edge: one action is allowed
 
 
 # --------------------------------------------------------------------------- the tie to the theorems
