@@ -193,7 +193,7 @@ def test_train_step_bootstraps_the_segment_with_the_critics_value_of_the_last_ne
     G_t = r_t - alpha log pi(a_t|s_t) + gamma (1 - d_t) G_{t+1}) start from G_T = V(next_obs[T-1]), the
     critic's value of the state after the segment; ``mean_soft_return`` and ``value_loss`` (eq. (11)'s half
     squared error of V(s_t) toward G_t) and ``policy_loss`` (the surrogate with the advantage G_t - V(s_t), per
-    step) are those of NumPy."""
+    step) and ``entropy`` are those of NumPy."""
     state = pg.init(SMALL, 3, 3, jax.random.PRNGKey(0))
     seg = _segment(1)
     seg = seg._replace(done=jnp.zeros(12, jnp.float32).at[4].set(1.0),  # one terminal inside, none at the end
@@ -215,3 +215,5 @@ def test_train_step_bootstraps_the_segment_with_the_critics_value_of_the_last_ne
     np.testing.assert_allclose(float(metrics["value_loss"]), 0.5 * np.mean((returns - v) ** 2), rtol=1e-5, atol=1e-6)
     # The policy's surrogate per step: -(1/T) sum_t log pi(a_t|s_t) (G_t - V(s_t)) (no gamma^t weights).
     np.testing.assert_allclose(float(metrics["policy_loss"]), -np.sum(lp * (returns - v)) / 12, rtol=1e-5, atol=1e-6)
+    # The entropy estimate -E[log pi] over the segment's actions (positive: log pi < 0).
+    np.testing.assert_allclose(float(metrics["entropy"]), -lp.mean(), rtol=1e-5, atol=1e-6)
