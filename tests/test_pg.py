@@ -217,3 +217,19 @@ def test_train_step_bootstraps_the_segment_with_the_critics_value_of_the_last_ne
     np.testing.assert_allclose(float(metrics["policy_loss"]), -np.sum(lp * (returns - v)) / 12, rtol=1e-5, atol=1e-6)
     # The entropy estimate -E[log pi] over the segment's actions (positive: log pi < 0).
     np.testing.assert_allclose(float(metrics["entropy"]), -lp.mean(), rtol=1e-5, atol=1e-6)
+
+
+def test_init_checks_the_action_count_and_keeps_float32_parameters_with_x64():
+    """``action_dim``: a positive int (one line naming the value otherwise; 1 is allowed); every parameter,
+    the Gaussian policy's ``log_std`` (at ``initial_log_std``) included, is float32 also when JAX's default
+    precision is 64 bits."""
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError) as err:
+            pg.init(SMALL, 3, bad, jax.random.PRNGKey(0))
+        assert str(err.value) == f"action_dim must be a positive int, got {bad!r}"
+    assert pg.init(SMALL, 3, 1, jax.random.PRNGKey(0)).policy.net.layers[-1].weight.shape[0] == 1
+    with jax.enable_x64(True):
+        state = pg.init(SMALL.replace(discrete=False, initial_log_std=-0.75), 3, 2, jax.random.PRNGKey(0))
+    assert state.policy.log_std.dtype == jnp.float32
+    np.testing.assert_array_equal(state.policy.log_std, np.float32([-0.75, -0.75]))
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves((state.policy, state.value)))
