@@ -202,3 +202,15 @@ def test_the_actor_samples_float32_with_the_same_draws_when_x64_is_on():
     for a, b in zip(plain, wide):
         assert a.dtype == b.dtype == jnp.float32 and a.shape == b.shape
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-6)
+
+
+def test_the_entropy_metric_is_minus_the_mean_log_density_of_the_actors_draws():
+    """``entropy`` = -mean log pi(a|s) over the batch, for the actions the step's actor loss draws (the
+    second half of the step's key, one key per row, the actor before the step)."""
+    state = sac.init(SMALL, 3, 2, jax.random.PRNGKey(0))
+    batch, key = _batch(3), jax.random.PRNGKey(8)
+    _, k_actor = jax.random.split(key)
+    _, log_prob = state.actor.sample_rows(batch.obs, jax.random.split(k_actor, 8))
+    _, metrics = jax.jit(sac.train_step)(state, batch, key)
+    np.testing.assert_allclose(float(metrics["entropy"]), -float(np.mean(np.asarray(log_prob, np.float64))), rtol=1e-5, atol=1e-5)
+    assert abs(float(metrics["entropy"])) > 1e-3  # not a zero that a flipped sign would also give
