@@ -223,8 +223,9 @@ BAD_VALUES = [
     (SACConfig, {'hidden_sizes': ()}, 'hidden_sizes must be a non-empty tuple of positive ints, got ()'),
     (SACConfig, {'hidden_sizes': (0,)}, 'hidden_sizes must be a non-empty tuple of positive ints, got (0,)'),
     (SACConfig, {'hidden_sizes': (True,)}, 'hidden_sizes must be a non-empty tuple of positive ints, got (True,)'),
+    (SACConfig, {'hidden_sizes': 256}, 'hidden_sizes must be a non-empty tuple of positive ints, got 256'),
     (SACConfig, {'batch_size': 0}, 'batch_size must be a positive int, got 0'),
-    (SACConfig, {'batch_size': True}, 'batch_size must be a positive int, got True'),
+    (SACConfig, {'batch_size': True}, 'batch_size must be an int, got True'),
     (SACConfig, {'replay_capacity': 0}, 'replay_capacity must be a positive int, got 0'),
     (SACConfig, {'min_replay_size': 0}, 'min_replay_size must be a positive int, got 0'),
     (SACConfig, {'total_steps': 0}, 'total_steps must be a positive int, got 0'),
@@ -235,17 +236,37 @@ BAD_VALUES = [
     (SACConfig, {'alpha': 0.0}, 'alpha must be finite and > 0, got 0.0'),
     (SACConfig, {'discount': 1.5}, 'discount must lie in [0, 1], got 1.5'),
     (SACConfig, {'target_tau': 0.0}, 'target_tau must lie in (0, 1], got 0.0'),
+    (SACConfig, {'target_tau': 1.5}, 'target_tau must lie in (0, 1], got 1.5'),
+    (SACConfig, {'discount': -0.5}, 'discount must lie in [0, 1], got -0.5'),
     (SACConfig, {'target_entropy': NAN}, 'target_entropy must be finite or None, got nan'),
-    (SACConfig, {'batch_size': 2.0}, 'batch_size must be a positive int, got 2.0'),
+    (SACConfig, {'batch_size': 2.0}, 'batch_size must be an int, got 2.0'),
+    # The family's configs check each field's kind as SQLConfig does (a config.json may hold anything).
+    (SACConfig, {'q_lr': '3e-4'}, "q_lr must be a number, got '3e-4'"),
+    (SACConfig, {'discount': None}, 'discount must be a number, got None'),
+    (SACConfig, {'alpha': True}, 'alpha must be a number, got True'),
+    (SACConfig, {'learn_alpha': 'no'}, "learn_alpha must be True or False, got 'no'"),
+    (SACConfig, {'learn_alpha': 0.5}, 'learn_alpha must be True or False, got 0.5'),
+    (SACConfig, {'learn_alpha': None}, 'learn_alpha must be True or False, got None'),
+    (SACConfig, {'target_entropy': '-3'}, "target_entropy must be a number or None, got '-3'"),
+    (SACConfig, {'target_entropy': False}, 'target_entropy must be a number or None, got False'),
+    (SACConfig, {'preset': 3}, 'preset must be a string, got 3'),
+    (SACConfig, {'max_path_length': 10.0}, 'max_path_length must be an int, got 10.0'),
     (SoftDQNConfig, {'hidden_sizes': (0,)}, 'hidden_sizes must be a tuple of positive ints, got (0,)'),
     (SoftDQNConfig, {'hidden_sizes': (True,)}, 'hidden_sizes must be a tuple of positive ints, got (True,)'),
+    (SoftDQNConfig, {'hidden_sizes': [4]}, 'hidden_sizes must be a tuple of positive ints, got [4]'),
+    (SoftDQNConfig, {'hidden_sizes': 4}, 'hidden_sizes must be a tuple of positive ints, got 4'),
     (SoftDQNConfig, {'batch_size': 0}, 'batch_size must be a positive int, got 0'),
     (SoftDQNConfig, {'target_update_period': 0}, 'target_update_period must be a positive int, got 0'),
     (SoftDQNConfig, {'replay_capacity': 0}, 'replay_capacity must be a positive int, got 0'),
     (SoftDQNConfig, {'min_replay_size': 0}, 'min_replay_size must be a positive int, got 0'),
     (SoftDQNConfig, {'total_steps': 0}, 'total_steps must be a positive int, got 0'),
     (SoftDQNConfig, {'max_path_length': 0}, 'max_path_length must be a positive int, got 0'),
-    (SoftDQNConfig, {'batch_size': True}, 'batch_size must be a positive int, got True'),
+    (SoftDQNConfig, {'batch_size': True}, 'batch_size must be an int, got True'),
+    (SoftDQNConfig, {'alpha': True}, 'alpha must be a number, got True'),
+    (SoftDQNConfig, {'q_lr': '1e-3'}, "q_lr must be a number, got '1e-3'"),
+    (SoftDQNConfig, {'discount': None}, 'discount must be a number, got None'),
+    (SoftDQNConfig, {'target_update_period': 2.0}, 'target_update_period must be an int, got 2.0'),
+    (SoftDQNConfig, {'preset': None}, 'preset must be a string, got None'),
     (SoftDQNConfig, {'q_lr': 0.0}, 'q_lr must be finite and > 0, got 0.0'),
     (SoftDQNConfig, {'q_lr': NAN}, 'q_lr must be finite and > 0, got nan'),
     (SoftDQNConfig, {'alpha': -0.5}, 'alpha must be finite and >= 0, got -0.5'),
@@ -253,10 +274,18 @@ BAD_VALUES = [
     (SoftDQNConfig, {'discount': -0.5}, 'discount must lie in [0, 1], got -0.5'),
     (PGConfig, {'hidden_sizes': (0,)}, 'hidden_sizes must be a tuple of positive ints, got (0,)'),
     (PGConfig, {'hidden_sizes': (2.0,)}, 'hidden_sizes must be a tuple of positive ints, got (2.0,)'),
+    (PGConfig, {'hidden_sizes': [64, 64]}, 'hidden_sizes must be a tuple of positive ints, got [64, 64]'),
     (PGConfig, {'rollout_length': 0}, 'rollout_length must be a positive int, got 0'),
     (PGConfig, {'total_steps': 0}, 'total_steps must be a positive int, got 0'),
     (PGConfig, {'max_path_length': 0}, 'max_path_length must be a positive int, got 0'),
-    (PGConfig, {'rollout_length': True}, 'rollout_length must be a positive int, got True'),
+    (PGConfig, {'rollout_length': True}, 'rollout_length must be an int, got True'),
+    (PGConfig, {'discrete': 'no'}, "discrete must be True or False, got 'no'"),
+    (PGConfig, {'discrete': 2}, 'discrete must be True or False, got 2'),
+    (PGConfig, {'initial_log_std': '0'}, "initial_log_std must be a number, got '0'"),
+    (PGConfig, {'initial_log_std': NAN}, 'initial_log_std must be finite, got nan'),
+    (PGConfig, {'initial_log_std': -INF}, 'initial_log_std must be finite, got -inf'),
+    (PGConfig, {'value_lr': None}, 'value_lr must be a number, got None'),
+    (PGConfig, {'preset': b'classic'}, "preset must be a string, got b'classic'"),
     (PGConfig, {'policy_lr': 0.0}, 'policy_lr must be finite and > 0, got 0.0'),
     (PGConfig, {'value_lr': INF}, 'value_lr must be finite and > 0, got inf'),
     (PGConfig, {'alpha': -1.0}, 'alpha must be finite and >= 0, got -1.0'),
@@ -285,12 +314,19 @@ GOOD_EDGES = [
     (SACConfig, dict(batch_size=1, replay_capacity=1, min_replay_size=1, total_steps=1, max_path_length=1, hidden_sizes=(1,))),
     (SACConfig, dict(discount=0.0, target_tau=1.0, alpha=5e-324, target_entropy=-3.0)),
     (SACConfig, dict(discount=1.0, target_entropy=None)),
+    # A traced switch swept on a grid arrives as 0.0 / 1.0; an int is a number.
+    (SACConfig, dict(learn_alpha=0.0, target_entropy=-2, alpha=1, q_lr=1)),
+    (SACConfig, dict(learn_alpha=1, target_entropy=0.0)),
+    (SACConfig, dict(learn_alpha=False)),
     (SoftDQNConfig, dict(hidden_sizes=(), batch_size=1, target_update_period=1, replay_capacity=1, min_replay_size=1,
                          total_steps=1, max_path_length=1)),
     (SoftDQNConfig, dict(alpha=0.0, discount=0.0, q_lr=5e-324)),
     (SoftDQNConfig, dict(discount=1.0, hidden_sizes=(1,))),
     (PGConfig, dict(hidden_sizes=(), rollout_length=1, total_steps=1, max_path_length=1, alpha=0.0, discount=0.0)),
     (PGConfig, dict(hidden_sizes=(1,), discount=1.0, policy_lr=5e-324, value_lr=5e-324)),
+    (PGConfig, dict(discrete=False, initial_log_std=-20, alpha=1)),
+    (PGConfig, dict(discrete=1.0, initial_log_std=1e300)),
+    (SoftDQNConfig, dict(alpha=1, discount=1, q_lr=2)),
 ]
 
 
@@ -378,3 +414,21 @@ def test_replace_changes_only_the_named_fields_and_validates_them(config):
     assert config.total_steps != 123  # frozen: the original is unchanged
     with pytest.raises(ValueError, match="^discount must lie in"):
         config.replace(discount=2.0)
+
+
+def test_field_kinds_are_read_from_evaluated_annotations_too():
+    """``_check_types`` reads a field's kind from its annotation's text (``from __future__ import annotations``,
+    as in every config here) or from the evaluated type (a config class written without that import)."""
+    from softq_ref.agent.config import _check_types
+
+    cls = dataclasses.make_dataclass("Evaluated", [("lr", float), ("n", int), ("name", str),
+                                                   ("sizes", tuple[int, ...]), ("entropy", float | None)])
+    _check_types(cls(lr=1, n=2, name="a", sizes=(3,), entropy=None))
+    _check_types(cls(lr=0.5, n=2, name="a", sizes=(3, 1), entropy=-2.0))
+    for changes, message in [({"lr": "1"}, "lr must be a number, got '1'"), ({"n": 2.0}, "n must be an int, got 2.0"),
+                             ({"name": None}, "name must be a string, got None"),
+                             ({"sizes": ()}, "sizes must be a non-empty tuple of positive ints, got ()"),
+                             ({"entropy": "x"}, "entropy must be a number or None, got 'x'")]:
+        with pytest.raises(ValueError) as err:
+            _check_types(cls(**{**dict(lr=1, n=2, name="a", sizes=(3,), entropy=None), **changes}))
+        assert str(err.value) == message

@@ -156,3 +156,80 @@ def test_policy_log_prob_is_the_softmax_or_the_diagonal_gaussian_of_the_network(
     sigma = np.exp(-0.7)
     want = np.sum(-0.5 * ((action - mean) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi))
     np.testing.assert_allclose(float(state.policy.log_prob(obs, jnp.asarray(action, jnp.float32))), want, rtol=1e-5)
+
+
+def test_rollout_train_step_keeps_the_stored_done_dtype_with_x64(monkeypatch):
+    """The restored boundaries are cast to the stored ``done``'s float32, also when JAX's default precision is
+    64 bits (a float64 ``done`` would turn the whole update float64)."""
+    seen = []
+    monkeypatch.setattr(pg, "train_step", lambda state, batch, key: seen.append(batch) or (state, {}))
+    obs = jnp.array([[0.0], [1.0], [5.0]], jnp.float32)
+    rollout = Transition(obs=obs, action=jnp.zeros((3, 1)), reward=jnp.zeros(3), next_obs=jnp.array([[1.0], [2.0], [6.0]]),
+                         done=jnp.zeros(3, jnp.float32))
+    with jax.enable_x64(True):
+        pg.rollout_train_step(None, rollout, jax.random.PRNGKey(0))
+    (batch,) = seen
+    assert batch.done.dtype == jnp.float32
+    np.testing.assert_array_equal(batch.done, np.float32([0, 1, 0]))
+
+
+def test_gaussian_policy_sample_is_mean_plus_std_times_a_float32_normal_even_with_x64():
+    """The continuous policy's action: the network's mean plus ``exp(log_std)`` times a standard normal drawn in
+    the network's float32 (so the same draw, and a float32 action, when JAX's default precision is 64 bits)."""
+    state = pg.init(pg.PGConfig(hidden_sizes=(8,), discrete=False, initial_log_std=-0.5), 3, 2, jax.random.PRNGKey(0))
+    obs = jnp.array([0.3, -1.2, 0.7], jnp.float32)
+    key = jax.random.PRNGKey(4)
+    noise = np.asarray(jax.random.normal(key, (2,), jnp.float32), np.float64)
+    want = _np_mlp(state.policy.net, obs) + np.exp(-0.5) * noise
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            got = state.policy.sample(obs, key)
+        assert got.dtype == jnp.float32 and got.shape == (2,), x64
+        np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-5, atol=1e-6)
+
+
+def test_train_step_bootstraps_the_segment_with_the_critics_value_of_the_last_next_obs():
+    """A segment that ends without a terminal: the soft returns (float64 NumPy, the reverse recursion
+    G_t = r_t - alpha log pi(a_t|s_t) + gamma (1 - d_t) G_{t+1}) start from G_T = V(next_obs[T-1]), the
+    critic's value of the state after the segment; ``mean_soft_return`` and ``value_loss`` (eq. (11)'s half
+    squared error of V(s_t) toward G_t) and ``policy_loss`` (the surrogate with the advantage G_t - V(s_t), per
+    step) and ``entropy`` are those of NumPy."""
+    state = pg.init(SMALL, 3, 3, jax.random.PRNGKey(0))
+    seg = _segment(1)
+    seg = seg._replace(done=jnp.zeros(12, jnp.float32).at[4].set(1.0),  # one terminal inside, none at the end
+                       next_obs=seg.next_obs.at[-1].set(jnp.array([4.0, -3.0, 2.5])))  # a state of a large value
+    logits = np.stack([_np_mlp(state.policy.net, o) for o in seg.obs])
+    log_pi = logits - logits.max(-1, keepdims=True)
+    log_pi = log_pi - np.log(np.exp(log_pi).sum(-1, keepdims=True))
+    lp = log_pi[np.arange(12), np.asarray(seg.action[:, 0]).astype(int)]
+    v = np.array([_np_mlp(state.value, o)[0] for o in seg.obs])
+    bootstrap = _np_mlp(state.value, seg.next_obs[-1])[0]
+    assert abs(bootstrap - _np_mlp(state.value, seg.next_obs[-2])[0]) > 1e-2 and abs(bootstrap) > 1e-2
+    alpha, gamma, done = 0.1, 0.99, np.asarray(seg.done, np.float64)
+    g, returns = bootstrap, np.zeros(12)
+    for t in reversed(range(12)):
+        g = float(seg.reward[t]) - alpha * lp[t] + gamma * (1 - done[t]) * g
+        returns[t] = g
+    _, metrics = jax.jit(pg.train_step)(state, seg, jax.random.PRNGKey(2))
+    np.testing.assert_allclose(float(metrics["mean_soft_return"]), returns.mean(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(metrics["value_loss"]), 0.5 * np.mean((returns - v) ** 2), rtol=1e-5, atol=1e-6)
+    # The policy's surrogate per step: -(1/T) sum_t log pi(a_t|s_t) (G_t - V(s_t)) (no gamma^t weights).
+    np.testing.assert_allclose(float(metrics["policy_loss"]), -np.sum(lp * (returns - v)) / 12, rtol=1e-5, atol=1e-6)
+    # The entropy estimate -E[log pi] over the segment's actions (positive: log pi < 0).
+    np.testing.assert_allclose(float(metrics["entropy"]), -lp.mean(), rtol=1e-5, atol=1e-6)
+
+
+def test_init_checks_the_action_count_and_keeps_float32_parameters_with_x64():
+    """``action_dim``: a positive int (one line naming the value otherwise; 1 is allowed); every parameter,
+    the Gaussian policy's ``log_std`` (at ``initial_log_std``) included, is float32 also when JAX's default
+    precision is 64 bits."""
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError) as err:
+            pg.init(SMALL, 3, bad, jax.random.PRNGKey(0))
+        assert str(err.value) == f"action_dim must be a positive int, got {bad!r}"
+    assert pg.init(SMALL, 3, 1, jax.random.PRNGKey(0)).policy.net.layers[-1].weight.shape[0] == 1
+    with jax.enable_x64(True):
+        state = pg.init(SMALL.replace(discrete=False, initial_log_std=-0.75), 3, 2, jax.random.PRNGKey(0))
+    assert state.policy.log_std.dtype == jnp.float32
+    np.testing.assert_array_equal(state.policy.log_std, np.float32([-0.75, -0.75]))
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves((state.policy, state.value)))

@@ -89,6 +89,14 @@ TOY = Algorithm("toy", toy_init, toy_train_step, toy_explore, toy_act, config_cl
 registry.register(TOY)
 
 
+@dataclasses.dataclass(frozen=True)
+class RequiredConfig(ConfigBase):
+    size: int
+
+
+registry.register(TOY._replace(name="toy_required", config_class=RequiredConfig))
+
+
 def _train(*args):
     return main(["train", "--algo", "toy", "--quiet", *args])
 
@@ -192,7 +200,10 @@ def test_registry_refusals_are_one_line_naming_the_algorithm_and_what_is_wrong()
          "ddpg config version '1' is not the supported version 1"),
         (lambda: registry.config_from_dict({"zeta": 1, "alpha_": 2}), ValueError, "unknown sql config keys: ['alpha_', 'zeta']"),
         (lambda: registry.config_from_dict({"algo": "sac", "q_lr": "fast"}), ValueError,
-         "bad sac config: must be real number, not str"),
+         "q_lr must be a number, got 'fast'"),
+        # A registered config class whose constructor raises TypeError (a required field left out).
+        (lambda: registry.config_from_dict({"algo": "toy_required"}), ValueError,
+         "bad toy_required config: RequiredConfig.__init__() missing 1 required positional argument: 'size'"),
     ]
     for call, kind, message in cases:
         with pytest.raises(kind) as err:
@@ -229,3 +240,18 @@ def test_buffer_action_dim_is_the_box_width_or_one_slot_for_a_discrete_index():
     assert [registry.get(n).buffer_action_dim(5) for n in ("sql", "ddpg", "sac", "soft_dqn", "pg")] == [5, 5, 5, 1, 1]
     assert Algorithm("a", *[None] * 4).action_space == "box" and not Algorithm("a", *[None] * 4).on_policy
     assert [registry.get(n).on_policy for n in ("sql", "ddpg", "sac", "soft_dqn", "pg")] == [False] * 4 + [True]
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"algo": "sac", "q_lr": "3e-4"}, "q_lr must be a number, got '3e-4'"),
+    ({"algo": "sac", "learn_alpha": "false"}, "learn_alpha must be True or False, got 'false'"),
+    ({"algo": "soft_dqn", "discount": None}, "discount must be a number, got None"),
+    ({"algo": "pg", "discrete": "no"}, "discrete must be True or False, got 'no'"),
+    ({"algo": "sql", "alpha": "10"}, "alpha must be a number, got '10'"),
+])
+def test_a_config_json_with_a_value_of_the_wrong_kind_is_one_line_naming_the_field(raw, message):
+    """A hand-edited ``config.json`` of any algorithm: the field and the value named (not Python's bare
+    "must be real number, not str"), and a string is never taken for ``True``."""
+    with pytest.raises(ValueError) as err:
+        registry.config_from_dict(raw)
+    assert str(err.value) == message

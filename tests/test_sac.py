@@ -187,3 +187,30 @@ def test_with_hparams_learn_alpha_is_exactly_one_or_zero():
         for value, expected in ((True, 1.0), (False, 0.0), (1, 1.0), (0, 0.0)):
             switch = sac.with_hparams(state, learn_alpha=value).hparams.learn_alpha
             assert switch.dtype == jnp.float32 and float(switch) == expected
+
+
+def test_the_actor_samples_float32_with_the_same_draws_when_x64_is_on():
+    """The actor's parameters are float32, so its noise is drawn in float32 also when JAX's default precision is
+    64 bits: ``sample`` and ``sample_rows`` give the same float32 actions and log-densities with x64 on."""
+    k = jax.random.split(jax.random.PRNGKey(12), 3)
+    actor = sac.TanhGaussianActor(3, 2, (8,), key=k[0])
+    obs = jax.random.normal(k[1], (5, 3))
+    keys = jax.random.split(k[2], 5)
+    plain = (*actor.sample_rows(obs, keys), *actor.sample(obs[0], keys[0]))
+    with jax.enable_x64(True):
+        wide = (*actor.sample_rows(obs, keys), *actor.sample(obs[0], keys[0]))
+    for a, b in zip(plain, wide):
+        assert a.dtype == b.dtype == jnp.float32 and a.shape == b.shape
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-6)
+
+
+def test_the_entropy_metric_is_minus_the_mean_log_density_of_the_actors_draws():
+    """``entropy`` = -mean log pi(a|s) over the batch, for the actions the step's actor loss draws (the
+    second half of the step's key, one key per row, the actor before the step)."""
+    state = sac.init(SMALL, 3, 2, jax.random.PRNGKey(0))
+    batch, key = _batch(3), jax.random.PRNGKey(8)
+    _, k_actor = jax.random.split(key)
+    _, log_prob = state.actor.sample_rows(batch.obs, jax.random.split(k_actor, 8))
+    _, metrics = jax.jit(sac.train_step)(state, batch, key)
+    np.testing.assert_allclose(float(metrics["entropy"]), -float(np.mean(np.asarray(log_prob, np.float64))), rtol=1e-5, atol=1e-5)
+    assert abs(float(metrics["entropy"])) > 1e-3  # not a zero that a flipped sign would also give

@@ -130,8 +130,11 @@ def test_config_rejects_bad_values():
     for bad in ({"alpha": -1.0}, {"discount": 1.5}, {"batch_size": 0}, {"hidden_sizes": (0,)}, {"q_lr": 0.0}):
         with pytest.raises(ValueError):
             soft_dqn.SoftDQNConfig(**bad)
-    with pytest.raises(ValueError, match="number of discrete actions"):
-        soft_dqn.init(SMALL, 4, 0, jax.random.PRNGKey(0))
+    for bad in (0, True, 2.0):  # a bool is not a count of actions (True would build a one-action network)
+        with pytest.raises(ValueError) as err:
+            soft_dqn.init(SMALL, 4, bad, jax.random.PRNGKey(0))
+        assert str(err.value) == f"action_dim (the number of discrete actions) must be a positive int, got {bad!r}"
+    assert soft_dqn.init(SMALL, 4, 1, jax.random.PRNGKey(0)).num_actions == 1  # the edge: one action is allowed
 
 
 # --------------------------------------------------------------------------- the tie to the theorems
@@ -274,3 +277,40 @@ def test_greedy_and_act_give_a_float32_index_even_with_x64():
             for action in (soft_dqn.greedy(state, obs), soft_dqn.act(state, obs, jax.random.PRNGKey(1))):
                 assert action.dtype == jnp.float32 and action.shape == (1,), x64
             assert float(soft_dqn.greedy(state, obs)[0]) == best
+
+
+def _np_mlp(mlp, x):
+    """The MLP's forward pass in float64 NumPy (ReLU between layers): ``[..., in] -> [..., out]``."""
+    h = np.asarray(x, np.float64)
+    for i, layer in enumerate(mlp.layers):
+        h = h @ np.asarray(layer.weight, np.float64).T + np.asarray(layer.bias, np.float64)
+        h = np.maximum(h, 0.0) if i < len(mlp.layers) - 1 else h
+    return h
+
+
+def test_train_step_metrics_are_the_numpy_values_of_the_batch():
+    """Each metric of one step against float64 NumPy: ``q_loss`` = eq. (11) on the taken actions' Q, ``mean_q``
+    their mean, ``soft_value`` = the batch mean of eq. (5) at s' under the target network, ``policy_entropy`` =
+    the batch mean of the entropy of eq. (6)'s policy at s under the online network (before the step)."""
+    state = soft_dqn.init(SMALL, 4, 3, jax.random.PRNGKey(0))
+    # A target network of its own, so that online and target values differ.
+    state = eqx.tree_at(lambda s: s.q_target, state, soft_dqn.DiscreteQNetwork(4, 3, (16, 16), key=jax.random.PRNGKey(9)))
+    batch = _batch(5)
+    alpha, gamma = 0.5, 0.99
+    q = _np_mlp(state.q.net, batch.obs)  # [B, A]
+    q_next = _np_mlp(state.q_target.net, batch.next_obs)
+    m = q_next.max(-1, keepdims=True)
+    v_next = (m + alpha * np.log(np.exp((q_next - m) / alpha).sum(-1, keepdims=True)))[:, 0]
+    y = np.asarray(batch.reward, np.float64) + gamma * (1 - np.asarray(batch.done, np.float64)) * v_next
+    idx = np.asarray(batch.action[:, 0]).astype(int)
+    assert len(set(idx)) > 1  # the batch takes several actions
+    q_pred = q[np.arange(len(idx)), idx]
+    logits = (q - q.max(-1, keepdims=True)) / alpha
+    pi = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    want = {"q_loss": 0.5 * np.mean((y - q_pred) ** 2), "mean_q": q_pred.mean(), "soft_value": v_next.mean(),
+            "policy_entropy": np.mean(-np.sum(pi * np.log(pi), axis=-1))}
+    _, metrics = jax.jit(soft_dqn.train_step)(state, batch, jax.random.PRNGKey(2))
+    for name, value in want.items():
+        assert metrics[name].dtype == jnp.float32 and metrics[name].shape == (), name
+        np.testing.assert_allclose(float(metrics[name]), value, rtol=2e-5, atol=1e-6, err_msg=name)
+    assert 0 < want["policy_entropy"] < np.log(3)

@@ -82,17 +82,40 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_types(cfg) -> None:
-    """Each field holds a value of its declared kind (a config read from JSON may hold anything)."""
+def _is_number(value) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+def check_field_kinds(cfg) -> None:
+    """Each scalar field holds a value of its declared kind: one line naming the field and the value otherwise.
+
+    A config read from JSON (``config.json``, a campaign's table) may hold anything; without this a string
+    in a float field surfaced as Python's ``TypeError`` ("must be real number, not str", no field named) and a
+    string in a bool field was taken for ``True``.  The kinds: ``float`` (an int or a float, not a bool),
+    ``float | None``, ``int`` (not a bool), ``str``, ``bool`` (``True``/``False``, or the ``0``/``1`` a sweep
+    grid gives a traced switch).  Tuple fields are left to each config (whether ``()`` is allowed differs).
+    """
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-        if kind == "float" and not (_is_int(value) or isinstance(value, float)):
+        if kind == "float" and not _is_number(value):
             raise ValueError(f"{f.name} must be a number, got {value!r}")
+        if kind == "float | None" and not (value is None or _is_number(value)):
+            raise ValueError(f"{f.name} must be a number or None, got {value!r}")
         if kind == "int" and not _is_int(value):
             raise ValueError(f"{f.name} must be an int, got {value!r}")
         if kind == "str" and not isinstance(value, str):
             raise ValueError(f"{f.name} must be a string, got {value!r}")
+        if kind == "bool" and not (isinstance(value, bool) or (_is_number(value) and value in (0, 1))):
+            raise ValueError(f"{f.name} must be True or False, got {value!r}")
+
+
+def _check_types(cfg) -> None:
+    """Each field holds a value of its declared kind (a config read from JSON may hold anything)."""
+    check_field_kinds(cfg)
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
         if kind.startswith("tuple") and not (
             isinstance(value, tuple) and value and all(_is_int(h) and h >= 1 for h in value)
         ):

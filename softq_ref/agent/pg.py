@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import optax
 
 from softq_ref.agent.algorithm import Algorithm
-from softq_ref.agent.config import ConfigBase, traced
+from softq_ref.agent.config import ConfigBase, check_field_kinds, traced
 from softq_ref.agent.networks import MLP
 from softq_ref.agent.optim import adam_init, adam_step
 from softq_ref.agent.replay import Transition
@@ -63,7 +63,9 @@ class PGConfig(ConfigBase):
     preset: str = "classic"
 
     def __post_init__(self):
-        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
+        check_field_kinds(self)
+        if not isinstance(self.hidden_sizes, tuple) or any(
+                isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
         for name in ("rollout_length", "total_steps", "max_path_length"):
             value = getattr(self, name)
@@ -77,6 +79,8 @@ class PGConfig(ConfigBase):
             raise ValueError(f"alpha must be finite and >= 0, got {self.alpha!r}")
         if not (0.0 <= self.discount <= 1.0):
             raise ValueError(f"discount must lie in [0, 1], got {self.discount!r}")
+        if not math.isfinite(self.initial_log_std):
+            raise ValueError(f"initial_log_std must be finite, got {self.initial_log_std!r}")
 
     def replace(self, **changes) -> "PGConfig":
         return dataclasses.replace(self, **changes)
