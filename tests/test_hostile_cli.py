@@ -90,6 +90,20 @@ def test_the_environments_own_time_limit_wins_over_the_mujoco_preset():
     assert launch.make_config("ddpg", "softq_ref/MultiGoal-v0").max_path_length == 30
 
 
+def test_an_explicit_alpha_keeps_the_tasks_own_preset_settings():
+    """--alpha replaces the temperature only: soft DQN on Acrobot keeps its Acrobot settings (it was given the
+    CartPole ones, since the task was hidden from the preset whenever --alpha was passed), and a MuJoCo task
+    without a published reward scale still trains with an explicit temperature."""
+    from softq_ref.agent.soft_dqn import SoftDQNConfig
+
+    acrobot = SoftDQNConfig.preset_for("classic", "Acrobot-v1")
+    got = launch.make_config("soft_dqn", "Acrobot-v1", alpha=0.05)
+    assert got.alpha == 0.05 and got.q_lr == acrobot.q_lr and got.batch_size == acrobot.batch_size
+    assert got.target_update_period == acrobot.target_update_period and got.total_steps == acrobot.total_steps
+    assert got == acrobot.replace(alpha=0.05, max_path_length=got.max_path_length)
+    assert launch.make_config("sql", "Pendulum-v1", alpha=0.25).alpha == 0.25  # no published scale: fine
+
+
 def test_a_preset_that_does_not_fit_the_task_is_refused(tmp_path, capsys):
     """Item 9: --preset mujoco on the multi-goal task used to record 1000 steps and run 30."""
     out = tmp_path / "x"

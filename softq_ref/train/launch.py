@@ -42,8 +42,10 @@ def make_config(algo_name: str, env_id: str, *, preset: str | None = None, steps
     fields = {f.name for f in dataclasses.fields(algo.config_class)}
     if alpha is not None and "alpha" not in fields:
         raise ValueError(f"--alpha: {algo.name} has no temperature")
-    # With an explicit alpha, a task without a published reward scale is fine.
-    config = algo.config_class.preset_for(name, None if alpha is not None else env_id)
+    # With an explicit alpha, a MuJoCo task without a published reward scale is fine: the `mujoco` preset
+    # reads env_id only for that scale.  Other presets read the task's family (soft DQN's Acrobot settings),
+    # so they always get env_id (passing None there gave Acrobot the CartPole settings under --alpha).
+    config = algo.config_class.preset_for(name, None if (alpha is not None and name == "mujoco") else env_id)
     changes = {}
     if steps is not None:
         changes["total_steps"] = steps
