@@ -86,6 +86,13 @@ def _is_number(value) -> bool:
     return _is_int(value) or isinstance(value, float)
 
 
+def _kind(field: dataclasses.Field) -> str:
+    """A field's declared kind as text: ``"float"`` whether the annotation is the string a module with
+    ``from __future__ import annotations`` keeps (a ``str`` has no ``__name__``) or the evaluated type;
+    an evaluated union has no name either and reads as its text (``"float | None"``)."""
+    return getattr(field.type, "__name__", str(field.type))
+
+
 def check_field_kinds(cfg) -> None:
     """Each scalar field holds a value of its declared kind: one line naming the field and the value otherwise.
 
@@ -97,7 +104,7 @@ def check_field_kinds(cfg) -> None:
     """
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        kind = _kind(f)
         if kind == "float" and not _is_number(value):
             raise ValueError(f"{f.name} must be a number, got {value!r}")
         if kind == "float | None" and not (value is None or _is_number(value)):
@@ -115,7 +122,7 @@ def _check_types(cfg) -> None:
     check_field_kinds(cfg)
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        kind = _kind(f)
         if kind.startswith("tuple") and not (
             isinstance(value, tuple) and value and all(_is_int(h) and h >= 1 for h in value)
         ):
@@ -126,7 +133,7 @@ def _check_common(cfg) -> None:
     _check_types(cfg)
     for name in ("batch_size", "replay_capacity", "max_path_length", "total_steps", "target_update_period"):
         value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if value < 1:  # an int by now: _check_types refused anything else
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not isinstance(cfg.min_replay_size, int) or cfg.min_replay_size < 1:
         raise ValueError(f"min_replay_size must be a positive int, got {cfg.min_replay_size!r}")
@@ -176,7 +183,7 @@ class SQLConfig(ConfigBase):
             raise ValueError(f"alpha must be finite and >= 0, got {self.alpha!r}")
         for name in ("num_fixed_particles", "num_updated_particles", "value_samples"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value < 1:  # an int by now: _check_types refused anything else
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if self.value_proposal not in ("uniform", "policy"):
             raise ValueError(f"value_proposal must be 'uniform' or 'policy', got {self.value_proposal!r}")

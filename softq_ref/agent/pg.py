@@ -69,7 +69,7 @@ class PGConfig(ConfigBase):
             raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
         for name in ("rollout_length", "total_steps", "max_path_length"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value < 1:  # an int by now: check_field_kinds refused anything else
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         for name in ("policy_lr", "value_lr"):
             value = getattr(self, name)

@@ -93,7 +93,7 @@ class SACConfig(ConfigBase):
             raise ValueError(f"hidden_sizes must be a non-empty tuple of positive ints, got {self.hidden_sizes!r}")
         for name in ("batch_size", "replay_capacity", "min_replay_size", "total_steps", "max_path_length"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value < 1:  # an int by now: check_field_kinds refused anything else
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         for name in ("q_lr", "policy_lr", "alpha_lr", "alpha"):
             value = getattr(self, name)

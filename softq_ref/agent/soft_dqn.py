@@ -78,7 +78,7 @@ class SoftDQNConfig(ConfigBase):
         for name in ("batch_size", "target_update_period", "replay_capacity", "min_replay_size", "total_steps",
                      "max_path_length"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value < 1:  # an int by now: check_field_kinds refused anything else
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not (math.isfinite(self.q_lr) and self.q_lr > 0):
             raise ValueError(f"q_lr must be finite and > 0, got {self.q_lr!r}")
