@@ -232,6 +232,7 @@ def test_interrupted_conform_says_nothing_of_checkpoints_and_stops_its_child(imp
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()  # reap it and close its pipes (left open, they fail a later test as unraisable warnings)
     assert proc.returncode == 130, err
     _no_traceback(err)
     assert "interrupted" in err and "checkpoint" not in err and "resume" not in err
