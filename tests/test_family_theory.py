@@ -208,6 +208,9 @@ def test_thm_soft_pg_ascent_zero_steps_return_the_start_and_bad_steps_are_refuse
     # the loop counts in int32: a larger count used to fail with "Python integer ... out of bounds for int32"
     with pytest.raises(ValueError, match=r"^steps must be at most 2\*\*31 - 1 = 2147483647, got 2147483648$"):
         maxent_gradient_ascent(mdp, 1.0, _uniform(mdp), steps=2**31)
+    # ... and the largest count is accepted (traced for its shape only: 2**31 - 1 steps are not run)
+    largest = jax.eval_shape(lambda: maxent_gradient_ascent(mdp, 1.0, _uniform(mdp), steps=2**31 - 1))
+    assert largest.shape == (3, 2)
 
 
 def test_thm_soft_pg_ascent_computes_in_the_mdp_dtype_whatever_the_other_inputs():
