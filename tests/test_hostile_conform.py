@@ -232,7 +232,11 @@ def test_interrupted_conform_says_nothing_of_checkpoints_and_stops_its_child(imp
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()  # reap it and close its pipes (left open, they fail a later test as unraisable warnings)
+            proc.wait()
+        # Closed here, not read to the end: a candidate left running would hold their other ends open.
+        # (Left open, they fail a later test as unraisable warnings.)
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()
     assert proc.returncode == 130, err
     _no_traceback(err)
     assert "interrupted" in err and "checkpoint" not in err and "resume" not in err
