@@ -118,7 +118,8 @@ def check_field_kinds(cfg) -> None:
 
 
 def _check_types(cfg) -> None:
-    """Each field holds a value of its declared kind (a config read from JSON may hold anything)."""
+    """SQL's and DDPG's check: each scalar field of its kind (``check_field_kinds``), and each tuple field a
+    non-empty tuple of positive ints (a config read from JSON may hold anything)."""
     check_field_kinds(cfg)
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
