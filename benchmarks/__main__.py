@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     section("train_step", lambda: agent.run(args.quick))
     section("loops", lambda: loops.run(args.quick))
     section("tabular", lambda: tabular.run(args.quick))
-    section("device", lambda: device.run(args.quick))
+    section("device", lambda: device.run(args.quick, partial=args.out.with_suffix(".partial.json")))
 
     results["load_average_end"] = load_average()
     results["wall_s"] = time.perf_counter() - start

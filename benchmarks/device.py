@@ -75,22 +75,50 @@ def bench_grid(num_points: int, steps: int, repeats: int) -> dict:
             "first_chunk_with_compile_s": first}
 
 
-def run(quick: bool) -> dict:
+def _progress(name: str, out: dict, partial) -> None:
+    """One line per finished piece on stderr, and the figures so far written to ``partial``.
+
+    A device lease can end mid-run (its command has a hard time limit): whatever was measured
+    before that stays in the log and in the partial JSON.
+    """
+    import json
+    import sys
+
+    value = out[name]
+    brief = json.dumps(value, default=str)
+    print(f"[device] {name}: {brief[:300]}", file=sys.stderr, flush=True)
+    if partial is not None:
+        partial.write_text(json.dumps(out, indent=1, default=str) + "\n")
+
+
+def run(quick: bool, partial=None) -> dict:
+    """The device section; ``partial`` (a path) receives the figures measured so far after each piece."""
     from benchmarks import agent, ceilings, loops
 
     out = {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]}
     sizes = (1024,) if quick else (2048, 4096)
     out["matmul_f32"] = ceilings.matmul_gflops(sizes=sizes, repeats=3 if quick else 10, dtype=jnp.float32)
     out["matmul_bf16"] = ceilings.matmul_gflops(sizes=sizes, repeats=3 if quick else 10, dtype=jnp.bfloat16)
+    _progress("matmul_f32", out, partial)
+    _progress("matmul_bf16", out, partial)
     out["train_step_mujoco"] = agent.bench_train_step(
         "mujoco", "HalfCheetah-v5", 17, 6, calls=30 if quick else 300, scan_len=10 if quick else 200,
         scans=2 if quick else 5, ceiling_sizes=(1024,))
+    _progress("train_step_mujoco", out, partial)
+    # The host loop before the seeds and the sweep: its figures are the ones a lease cut short most needs.
+    out["host"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 3000,
+                                        log_every=50 if quick else 500)
+    _progress("host", out, partial)
+    # Where a host-loop step's time goes on this device (wait for the action, dispatch, env.step, packing).
+    out["host_breakdown"] = loops.host_breakdown("HalfCheetah-v5", warmup=200, steps=100 if quick else 500)
+    _progress("host_breakdown", out, partial)
     steps = 50 if quick else 500
     seeds_list = (1, 4) if quick else (1, 16, 128, 1024)
     out["vmapped_seeds"] = {}
     for n in seeds_list:
         r = loops.bench_jitted_loop(n, steps, 2 if quick else 3)
         out["vmapped_seeds"][str(n)] = {"per_step": r["per_step"], "first_chunk_with_compile_s": r["first_chunk_with_compile_s"]}
+        _progress("vmapped_seeds", out, partial)
     one = out["vmapped_seeds"]["1"]["per_step"]["median_s"]
     last = str(seeds_list[-1])
     out["seeds_ratio"] = {"seeds": int(last), "over_one": out["vmapped_seeds"][last]["per_step"]["median_s"] / one}
@@ -98,10 +126,7 @@ def run(quick: bool) -> dict:
     g1 = bench_grid(1, steps, 2 if quick else 3)
     gn = bench_grid(grid_n, steps, 2 if quick else 3)
     out["sweep"] = {"one": g1, "many": gn, "over_one": gn["per_step"]["median_s"] / g1["per_step"]["median_s"]}
-    out["host"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 3000,
-                                        log_every=50 if quick else 500)
-    # Where a host-loop step's time goes on this device (wait for the action, dispatch, env.step, packing).
-    out["host_breakdown"] = loops.host_breakdown("HalfCheetah-v5", warmup=200, steps=100 if quick else 500)
+    _progress("sweep", out, partial)
     return out
 
 
