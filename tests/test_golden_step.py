@@ -281,9 +281,11 @@ def test_sql_vector_file_is_the_reference_and_train_step_passes_it():
     doc, case, draws, want = vio.load("sql_train_step.json")
     # The file is exactly what the float64 reference computes from its inputs (no drift) ...
     assert vio.dumps(vio.sql_document(case, draws)) == (vio.VECTORS_DIR / "sql_train_step.json").read_text()
-    # ... its draws are those train_step takes from its key ...
+    # ... its draws are those train_step takes from its key (the random bits are the same on every backend;
+    # the normals made of them go through each backend's own float32 inverse error function, which on an
+    # H200 differed from the CPU's by 2 ulp in 2 of 32 numbers: hence 8 ulp, not equality) ...
     for name, x in golden_sql_draws(case).items():
-        np.testing.assert_array_equal(x, draws[name])
+        np.testing.assert_allclose(x, draws[name], rtol=8 * np.finfo(np.float32).eps, atol=0)
     # ... and one train_step from its inputs reproduces its outputs within the stated float32 tolerance.
     new_state, metrics = sql_train_step(make_sql_state(case), case)
     got = read_sql(new_state) | {"metrics": {k: float(v) for k, v in metrics.items()}}
