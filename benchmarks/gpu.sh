@@ -123,7 +123,7 @@ if not chosen:
 run_dir = Path(tempfile.mkdtemp(prefix="mjx-cheetah-"))
 t0 = time.perf_counter()
 launch.train(config, env_id="HalfCheetah-v5", seeds=[0], out_dir=run_dir / "run", loop=loop,
-             chunk_steps=1000 if quick else 10_000, progress=True)
+             chunk_steps=1000 if quick or total <= 50_000 else 10_000, progress=True)
 seconds = time.perf_counter() - t0
 meta = json.loads((run_dir / "run" / "config.json").read_text())
 lines = (run_dir / "run" / "metrics.csv").read_text().splitlines()
