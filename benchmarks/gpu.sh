@@ -13,6 +13,7 @@
 #                                         # pick the jitted loop on the accelerator) in under 15 minutes
 #   bash benchmarks/gpu.sh --mjx --quick  # smoke run, also on a CPU (forces the jitted loop there)
 #   MJX_SCENES="1 4096" bash benchmarks/gpu.sh --mjx ...   # only these scene counts in the env-step table
+#   bash benchmarks/gpu.sh --mjx --steps 0        # the env-step table only, no training run
 #   bash benchmarks/gpu.sh --mjx --steps 200000   # a shorter run where a device lease is short: its
 #                                         # steady rate (metrics.csv's wall_time, compile excluded) is then
 #                                         # extrapolated to 1M steps and reported as an extrapolation
@@ -112,6 +113,11 @@ print(f"C MuJoCo (gymnasium) HalfCheetah-v5, 1 scene: {c_ms:.3f} ms per step", f
 
 # 2. The target: SQL (mujoco preset) on MJX HalfCheetah-v5, 1M steps, one seed, --loop auto.
 total = int(os.environ["MJX_STEPS"]) if os.environ["MJX_STEPS"] else (3000 if quick else 1_000_000)
+if total == 0:  # --steps 0: the environment figures only
+    path = Path("benchmarks/results") / f"mjx-{backend}-env-only.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"--steps 0: no training run; wrote {path}")
+    sys.exit(0)
 loop = "jax" if quick else "auto"
 config = launch.make_config("sql", "HalfCheetah-v5", steps=total)
 if quick:
