@@ -325,3 +325,20 @@ def test_a_kill_inside_the_checkpoint_write_loses_nothing(tmp_path, monkeypatch,
     assert real_update is rd.RunDir.update
     train_jax(None, out_dir=tmp_path / "cut", resume=True, progress=False)
     assert (tmp_path / "full" / "checkpoint.eqx").read_bytes() == (tmp_path / "cut" / "checkpoint.eqx").read_bytes()
+
+
+def test_a_run_records_its_backend_and_matmul_precision(tmp_path):
+    # Spec deviation dev-gpu-matmul-precision: a curve says which arithmetic made it. The suite pins
+    # "highest" (conftest.py); a run started under another precision records that one.
+    import jax
+
+    from softq_ref.agent.config import SQLConfig
+
+    def recorded(path):
+        run = RunDir.create(path, config=SQLConfig(), env_id="softq_ref/MultiGoal-v0", seeds=[0], loop="jax", settings={})
+        run.release()
+        return json.loads((path / "config.json").read_text())["device"]
+
+    assert recorded(tmp_path / "a") == {"backend": jax.default_backend(), "matmul_precision": "highest"}
+    with jax.default_matmul_precision("bfloat16"):
+        assert recorded(tmp_path / "b") == {"backend": jax.default_backend(), "matmul_precision": "bfloat16"}

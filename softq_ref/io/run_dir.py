@@ -144,6 +144,15 @@ def _require(meta: dict, key: str, kind, path: Path):
     return value
 
 
+def device_record() -> dict:
+    """Where a run's arithmetic happens: JAX's backend and float32 matmul precision (``None``: JAX's default).
+
+    Recorded in every run's ``config.json``, since on a GPU JAX's default runs float32 products in TF32
+    (spec deviation ``dev-gpu-matmul-precision``).
+    """
+    return {"backend": jax.default_backend(), "matmul_precision": jax.config.jax_default_matmul_precision}
+
+
 def _upgrade(meta: dict) -> dict:
     """Schema 1 (no ``schema`` key; loop settings at top level; no digests) read as schema 2."""
     if "schema" in meta:
@@ -260,7 +269,9 @@ class RunDir:
         """A new run in ``path`` (created if needed), locked by this process.
 
         Refuses a path that is a file, a directory that already holds a run, and any other
-        non-empty directory: nothing the user made is ever overwritten.
+        non-empty directory: nothing the user made is ever overwritten.  ``config.json`` records
+        the device the run starts on: JAX's backend and its float32 matmul precision (``null``:
+        JAX's default, which on a GPU is TF32; spec deviation ``dev-gpu-matmul-precision``).
         """
         path = Path(path)
         _check_new_dir(path, allow=(LOCK,))
@@ -281,6 +292,7 @@ class RunDir:
             "metric_names": list(algo.metrics),
             "softq_ref_version": package_version(),
             "jax_version": jax.__version__,
+            "device": device_record(),
             "checkpoint_sha256": [],
         })
         run.acquire()
