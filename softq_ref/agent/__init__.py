@@ -4,9 +4,14 @@
 ``softq_ref.load`` go through it and never name an algorithm themselves.
 """
 
-from softq_ref.agent import ddpg, registry, sql
-from softq_ref.agent.algorithm import Algorithm
-from softq_ref.agent.config import DDPGConfig, SQLConfig
+from softq_ref import backend
+
+# The same random bits, drawn faster on a CPU (softq_ref.backend says why and how much).
+backend.unroll_threefry_on_cpu()
+
+from softq_ref.agent import ddpg, registry, sql  # noqa: E402
+from softq_ref.agent.algorithm import Algorithm  # noqa: E402
+from softq_ref.agent.config import DDPGConfig, SQLConfig  # noqa: E402
 
 SQL = sql.ALGORITHM
 DDPG = ddpg.ALGORITHM
