@@ -444,9 +444,11 @@ def _versions() -> dict:
 def _machine() -> dict:
     import jax
 
+    # matmul_precision: None is JAX's default, TF32 on a GPU (spec deviation dev-gpu-matmul-precision).
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "jax_backend": jax.default_backend(),
-            "devices": sorted({str(d.device_kind) for d in jax.devices()})}
+            "devices": sorted({str(d.device_kind) for d in jax.devices()}),
+            "matmul_precision": jax.config.jax_default_matmul_precision}
 
 
 def _duration(seconds: float) -> str:
