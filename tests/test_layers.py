@@ -17,14 +17,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Beside the interpreter in a virtual environment; on the PATH where packages were installed elsewhere
+# (pip --target, as on the GPU machine of docs/benchmarks.md).
 LINT = Path(sys.executable).parent / "lint-imports"
+if not LINT.exists() and shutil.which("lint-imports"):
+    LINT = Path(shutil.which("lint-imports"))
+
+
+def _env(package_parent: Path) -> dict:
+    """This environment with ``package_parent`` first on the import path (kept: the rest of PYTHONPATH)."""
+    rest = os.environ.get("PYTHONPATH", "")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(package_parent), rest) if p))
 
 pytest.importorskip("importlinter")
 
 
 def _lint(package_parent: Path, config: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(package_parent))
-    return subprocess.run([str(LINT), "--config", str(config), "--no-cache"], cwd=cwd, env=env,
+    return subprocess.run([str(LINT), "--config", str(config), "--no-cache"], cwd=cwd, env=_env(package_parent),
                           capture_output=True, text=True, timeout=300)
 
 
@@ -66,8 +75,7 @@ print("\\n".join(problems))
 
 
 def _import_problems(package_parent: Path) -> list[str]:
-    env = dict(os.environ, PYTHONPATH=str(package_parent))
-    done = subprocess.run([sys.executable, "-c", _FIND_CYCLES], cwd=package_parent, env=env,
+    done = subprocess.run([sys.executable, "-c", _FIND_CYCLES], cwd=package_parent, env=_env(package_parent),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return [line for line in done.stdout.splitlines() if line.strip()]
