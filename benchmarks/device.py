@@ -19,6 +19,8 @@ is its smoke test); its figures answer other questions (see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 
 import jax
@@ -81,9 +83,6 @@ def _progress(name: str, out: dict, partial) -> None:
     A device lease can end mid-run (its command has a hard time limit): whatever was measured
     before that stays in the log and in the partial JSON.
     """
-    import json
-    import sys
-
     value = out[name]
     brief = json.dumps(value, default=str)
     print(f"[device] {name}: {brief[:300]}", file=sys.stderr, flush=True)

@@ -10,7 +10,7 @@
 #             scene's step again with every kernel and loop in CUDA graphs           -> mjx.log, mjx.json
 #   dispatch: train_step per call and the host loop under four XLA_FLAGS sets       -> dispatch.log
 # The H200 run of 2026-11-30 (docs/benchmarks.md) took about 130 s for "device"; MJX's one-scene SQL run
-# makes about 30 steps/s there, so keep MJX_STEPS small (3000) unless the lease is long.
+# makes about 30 steps/s there, so MJX_STEPS=0 (no run, the environment table only) unless the lease is long.
 # Budgets (seconds) come from the environment: T_DEVICE, T_DISPATCH, T_MJX, T_TESTS; MJX_STEPS (default 100000),
 # MJX_SCENES (default "1 64 1024 4096").
 set -uo pipefail
@@ -22,6 +22,7 @@ export PYTHON="$PY" PYTHONUNBUFFERED=1 MPLBACKEND=Agg XLA_PYTHON_CLIENT_PREALLOC
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 stamp() { echo "[gpu_session $(date +%H:%M:%S)] $*" | tee -a "$OUT_DIR/session.log"; }
 stamp "start; $("$PY" -c 'import jax; print("jax", jax.__version__, jax.devices())' 2>&1 | tail -1)"
+BACKEND=$("$PY" -c 'import jax; print(jax.default_backend())' 2>/dev/null)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>"$OUT_DIR/session.log" 2>&1 || true
 
 CB_FLAGS="--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL --xla_gpu_graph_min_graph_size=1"
@@ -41,16 +42,14 @@ part_device() {
   stamp "device: the device section (limit ${T_DEVICE:-300} s)"
   timeout "${T_DEVICE:-300}" "$PY" -m benchmarks --gpu >"$OUT_DIR/device.log" 2>&1; stamp "   rc=$?"
   # Eight files at most in OUT_DIR (a device lease returns no more): the full JSON, else the partial one.
-  local b; b=$("$PY" -c 'import jax; print(jax.default_backend())' 2>/dev/null)
-  cp "benchmarks/results/device-$b.json" "$OUT_DIR/device.json" 2>/dev/null \
-    || cp "benchmarks/results/device-$b.partial.json" "$OUT_DIR/device.json" 2>/dev/null || true
+  cp "benchmarks/results/device-$BACKEND.json" "$OUT_DIR/device.json" 2>/dev/null \
+    || cp "benchmarks/results/device-$BACKEND.partial.json" "$OUT_DIR/device.json" 2>/dev/null || true
 }
 
 part_mjx() {
   stamp "mjx: MJX HalfCheetah-v5 (limit ${T_MJX:-150} s, ${MJX_STEPS:-100000} steps), then one scene under command buffers"
   timeout "${T_MJX:-150}" bash benchmarks/gpu.sh --mjx --steps "${MJX_STEPS:-100000}" >"$OUT_DIR/mjx.log" 2>&1; stamp "   rc=$?"
-  local b; b=$("$PY" -c 'import jax; print(jax.default_backend())' 2>/dev/null)
-  cp "benchmarks/results/mjx-$b.json" "$OUT_DIR/mjx.json" 2>/dev/null || true
+  cp "benchmarks/results/mjx-$BACKEND.json" "$OUT_DIR/mjx.json" 2>/dev/null || true
   # The same one-scene step with every kernel and loop in CUDA graphs (docs/scale.md, "On a GPU"); no run.
   echo "--- XLA_FLAGS=$CB_FLAGS" >>"$OUT_DIR/mjx.log"
   XLA_FLAGS="$CB_FLAGS" MJX_SCENES="1" timeout 90 bash benchmarks/gpu.sh --mjx --steps 0 >>"$OUT_DIR/mjx.log" 2>&1

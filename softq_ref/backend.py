@@ -21,20 +21,17 @@ CPU lowering.  It registers a rule for the ``cpu`` platform only, for the whole 
 
 from __future__ import annotations
 
+import functools
 import os
 
-_DONE: list[bool] = []
 
-
+@functools.cache
 def unroll_threefry_on_cpu() -> bool:
     """Lower ``threefry2x32`` on CPU with its rounds unrolled, as on GPU and TPU; the same bits, faster.
 
     Idempotent.  Returns whether the unrolled lowering is in force.
     """
-    if _DONE:
-        return _DONE[0]
     if os.environ.get("SOFTQ_REF_ROLLED_THREEFRY", "") not in ("", "0"):
-        _DONE.append(False)
         return False
     try:
         from jax._src.interpreters import mlir
@@ -45,8 +42,6 @@ def unroll_threefry_on_cpu() -> bool:
             from jax._src import prng as tf
         primitive, rule = tf.threefry2x32_p, tf._threefry2x32_lowering_rule
     except (ImportError, AttributeError):
-        _DONE.append(False)
         return False
     mlir.register_lowering(primitive, rule, platform="cpu")
-    _DONE.append(True)
     return True

@@ -444,11 +444,13 @@ def _versions() -> dict:
 def _machine() -> dict:
     import jax
 
+    from softq_ref.io.run_dir import device_record
+
     # matmul_precision: None is JAX's default, TF32 on a GPU (spec deviation dev-gpu-matmul-precision).
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "jax_backend": jax.default_backend(),
             "devices": sorted({str(d.device_kind) for d in jax.devices()}),
-            "matmul_precision": jax.config.jax_default_matmul_precision}
+            "matmul_precision": device_record()["matmul_precision"]}
 
 
 def _duration(seconds: float) -> str:
