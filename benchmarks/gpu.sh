@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accelerator benchmark of issue 13 in one command (about 8 minutes on one GPU):
+# The accelerator benchmark of issue 13 in one command (127 s on an H200, 2026-11-30):
 #   bash benchmarks/gpu.sh            # full
 #   bash benchmarks/gpu.sh --quick    # smoke run (also on a CPU)
 # Writes benchmarks/results/device-<backend>.json (raw figures) and .txt (the table).
