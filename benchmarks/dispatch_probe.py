@@ -10,7 +10,8 @@ runs it once per flag set and prints one line each:
 * ``train_step`` at the MuJoCo preset (HalfCheetah sizes), donated state, one jitted call per
   update with ``block_until_ready``: median of ``--calls`` calls after 10 warm-up calls;
 * with ``--host N``: the host loop (``train_gym`` on HalfCheetah-v5, one update per step) for
-  ``N`` learning steps, steady-state steps per second.
+  ``N`` learning steps, steady-state steps per second, under the callback dispatch and the
+  per-step dispatch (``host_steps_per_s_callback``, ``host_steps_per_s_step``).
 
 It prints one JSON line (``XLA_FLAGS``, backend, figures), so a driver can collect the lines.
 """
@@ -60,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.host:
         from benchmarks.loops import bench_host_loop
 
-        host = bench_host_loop("HalfCheetah-v5", warmup=200, steps=args.host, log_every=max(50, args.host // 10))
-        out["host_steps_per_s"] = host["steps_per_s"]
+        for dispatch in ("callback", "step"):
+            host = bench_host_loop("HalfCheetah-v5", warmup=200, steps=args.host, log_every=max(50, args.host // 10),
+                                   dispatch=dispatch)
+            out[f"host_steps_per_s_{dispatch}"] = host["steps_per_s"]
     print(json.dumps(out), flush=True)
     return 0
 

@@ -19,7 +19,7 @@ MULTIGOAL = "softq_ref/MultiGoal-v0"
 #: train's options and their defaults when not given (``None`` in argparse, so that
 #: ``--resume`` can tell a flag the user gave from a default).
 TRAIN_DEFAULTS = {"env": MULTIGOAL, "algo": "sql", "seed": 0, "seeds": 1, "loop": "auto", "chunk_steps": 1000,
-                  "log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0}
+                  "log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0, "dispatch": "auto"}
 
 
 class UserError(Exception):
@@ -71,7 +71,9 @@ def _train(args) -> int:
         run = RunDir.open(args.resume)
         extend_to = _check_resume_flags(args, run)
         args._run_dir = run.path
-        result = launch.resume(run, extend_to=extend_to, progress=not args.quiet)
+        if _given(args, "dispatch") and run.loop != "gym":
+            raise UserError(f"--dispatch is for the host loop; the run in {run.path} was written by the {run.loop} loop")
+        result = launch.resume(run, extend_to=extend_to, progress=not args.quiet, dispatch=_opt(args, "dispatch"))
         out = run.path
     else:
         env_id = _opt(args, "env")
@@ -81,6 +83,8 @@ def _train(args) -> int:
         for name in ("chunk_steps", "log_every", "checkpoint_every", "checkpoint_minutes", "steps", "max_path_length"):
             if _given(args, name) and getattr(args, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+        if _given(args, "dispatch") and launch.uses_jax_loop(env_id, _opt(args, "loop")):
+            raise UserError(f"--dispatch is for the host loop; {env_id} trains in the jitted loop here (--loop gym for the host loop)")
         if not launch.uses_jax_loop(env_id, _opt(args, "loop")):
             from softq_ref.train.gym_loop import make_env
 
@@ -94,7 +98,8 @@ def _train(args) -> int:
         result = launch.train(config, env_id=env_id, seeds=seeds, out_dir=out, loop=_opt(args, "loop"),
                               chunk_steps=_opt(args, "chunk_steps"), log_every=_opt(args, "log_every"),
                               checkpoint_every=_opt(args, "checkpoint_every"),
-                              checkpoint_minutes=_opt(args, "checkpoint_minutes"), progress=not args.quiet)
+                              checkpoint_minutes=_opt(args, "checkpoint_minutes"), progress=not args.quiet,
+                              dispatch=_opt(args, "dispatch"))
     print(f"trained {result.env_steps} steps; run directory: {out}")
     from softq_ref.reports import report
 
@@ -274,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="host loop: checkpoint at the first episode end after this many steps (default: 10000)")
     train.add_argument("--checkpoint-minutes", type=float, default=None,
                        help="host loop: ... or after this many minutes (default: 5)")
+    train.add_argument("--dispatch", choices=["auto", "step", "callback"], default=None,
+                       help="host loop: one compiled call per environment step (step) or per stretch of steps, the "
+                            "environment called back from inside it (callback); auto (default): callback on an "
+                            "accelerator, step on a CPU. The same computation either way")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 

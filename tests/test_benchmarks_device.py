@@ -43,7 +43,7 @@ def test_gpu_targets_pass_when_met():
     (dict(sweep_ratio=2.5), "16 grid points / 1 point, per step"),
     (dict(seeds_ratio=40.0), "1024 vmapped seeds / 1 seed, per step"),
     (dict(per_call_s=1.6e-3), "train_step per call, mujoco preset (ms)"),
-    (dict(host_steps=773.0), "host loop, HalfCheetah-v5 (steps/s)"),
+    (dict(host_steps=773.0), "host loop, HalfCheetah-v5, callback dispatch (steps/s)"),
 ])
 def test_each_missed_gpu_target_is_reported_as_miss(change, label):
     # Must-fail twin of the check above: one figure past its target turns exactly its verdict to MISS.

@@ -1,9 +1,12 @@
 """The host training loop for any gymnasium environment with a bounded Box or a Discrete action space.
 
 The environment runs on the host (MuJoCo through gymnasium, say); everything else — storing
-the transition, sampling a minibatch, ``train_step`` and choosing the next action — is one
-compiled call per environment step, with the carry donated, so the host loop adds one
-dispatch and one small transfer per step.
+the transition, sampling a minibatch, ``train_step`` and choosing the next action — is
+compiled, with the carry donated.  Two dispatches (``dispatch``, see :func:`resolve_dispatch`):
+``step``, one compiled call per environment step (one dispatch and one small transfer per
+step); ``callback``, one compiled call per stretch of steps, in which a ``lax.while_loop``
+calls the host back for each environment step (:mod:`softq_ref.train.env_callback`).  The
+host's work per step (:class:`_HostSide`) and the computation are the same under both.
 
 Actions live in ``[-1, 1]^d`` for the agent (the sampler's tanh) and are rescaled affinely to
 the environment's ``[low, high]``; a Discrete action is the index the agent returns as
@@ -41,6 +44,7 @@ from softq_ref.agent.algorithm import ACTION_SPACES, Algorithm, action_space_mis
 from softq_ref.agent.replay import ReplayBuffer, Transition
 from softq_ref.envs.task import task_for
 from softq_ref.io.run_dir import RunDir, RunDirError
+from softq_ref.train import env_callback
 from softq_ref.train.runner import RunResult, TrainingDiverged, _check_metric_names, grow_buffer
 
 
@@ -130,19 +134,34 @@ def rescale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.
     return (low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
 
-def make_host_step(algo: Algorithm, config, learn: bool):
-    """``step(carry, transition, next_obs) -> (carry, action for next_obs, metrics)``, to be jitted."""
+def make_host_step(algo: Algorithm, config, learn: bool | None):
+    """``step(carry, transition, next_obs[, learn]) -> (carry, action for next_obs, metrics)``, to be jitted.
 
-    def host_step(carry: HostCarry, transition: Transition, next_obs: jax.Array):
+    ``learn`` True or False: one program for each (the per-step dispatch compiles both and the
+    host picks one per step).  ``learn=None``: the step takes ``learn`` as a traced boolean and
+    learns under a ``lax.cond`` (the callback dispatch, :mod:`softq_ref.train.env_callback`);
+    its metrics are zeros when it did not learn.
+    """
+
+    def train(agent, buffer, k_batch, k_train):
+        # An on-policy algorithm is stepped only when the buffer was just filled anew (the
+        # host decides, see _HostSide.learns): its whole content in time order is the rollout.
+        batch = replay.in_time_order(buffer) if algo.on_policy else replay.sample(buffer, k_batch, config.batch_size)
+        return algo.train_step(agent, batch, k_train)
+
+    def host_step(carry: HostCarry, transition: Transition, next_obs: jax.Array, *traced_learn):
         key, k_batch, k_train, k_act = jax.random.split(carry.key, 4)
         buffer = replay.add(carry.buffer, transition)
         agent = carry.agent
-        metrics = {}
-        if learn:
-            # An on-policy algorithm is stepped only when the buffer was just filled anew (the
-            # host decides, see _train_seed): its whole content in time order is the rollout.
-            batch = replay.in_time_order(buffer) if algo.on_policy else replay.sample(buffer, k_batch, config.batch_size)
-            agent, metrics = algo.train_step(agent, batch, k_train)
+        if learn is None:
+            (flag,) = traced_learn
+            shapes = jax.eval_shape(train, agent, buffer, k_batch, k_train)[1]
+            zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+            agent, metrics = jax.lax.cond(flag, lambda a: train(a, buffer, k_batch, k_train), lambda a: (a, zeros), agent)
+        elif learn:
+            agent, metrics = train(agent, buffer, k_batch, k_train)
+        else:
+            metrics = {}
         action = algo.explore(agent, next_obs, k_act)
         carry = HostCarry(agent=agent, buffer=buffer, key=key, env_steps=carry.env_steps + 1, episodes=carry.episodes)
         return carry, action, metrics
@@ -175,8 +194,8 @@ def unpack_step_input(packed: jax.Array, obs_dim: int, action_dim: int) -> tuple
     return transition, packed[2 * o + d + 2:]
 
 
-def make_flat_host_step(algo: Algorithm, config, learn: bool, treedef, obs_dim: int, action_dim: int):
-    """:func:`make_host_step` on the carry's leaves and a packed input: ``(leaves, packed) -> (leaves, action, metrics)``.
+def make_flat_host_step(algo: Algorithm, config, learn: bool | None, treedef, obs_dim: int, action_dim: int):
+    """:func:`make_host_step` on the carry's leaves and a packed input: ``(leaves, packed[, learn]) -> (leaves, action, metrics)``.
 
     The same computation; only the calling convention differs.  A flat list of arrays is
     the cheapest argument for ``jit`` to take apart and donate on every call (an Equinox
@@ -185,9 +204,9 @@ def make_flat_host_step(algo: Algorithm, config, learn: bool, treedef, obs_dim: 
     """
     host_step = make_host_step(algo, config, learn)
 
-    def flat_step(leaves, packed):
+    def flat_step(leaves, packed, *traced_learn):
         transition, act_obs = unpack_step_input(packed, obs_dim, action_dim)
-        carry, action, metrics = host_step(jax.tree.unflatten(treedef, leaves), transition, act_obs)
+        carry, action, metrics = host_step(jax.tree.unflatten(treedef, leaves), transition, act_obs, *traced_learn)
         return jax.tree.leaves(carry), action, metrics
 
     return flat_step
@@ -221,6 +240,28 @@ def _set_slot(stacked, i: int, one) -> None:
         dst[i] = np.asarray(src)
 
 
+#: How the host loop calls the compiled step: ``step`` (once per environment step), ``callback``
+#: (once per stretch of steps, the environment called back from inside it), or ``auto``.
+DISPATCHES = ("auto", "step", "callback")
+
+
+def resolve_dispatch(dispatch: str) -> str:
+    """``step`` or ``callback`` for a :data:`DISPATCHES` choice; ``ValueError`` (one line) for anything else.
+
+    ``auto`` is ``callback`` on an accelerator, where the per-step call bounds the host loop
+    (0.8 to 1.3 ms a call against 0.125 ms of update on an H200), and ``step`` on a CPU, where
+    the update's compute bounds it and the callback dispatch measured no faster
+    (``docs/benchmarks.md``, "The host loop's callback dispatch").  On a CPU both give the
+    same bits, so the choice is not recorded in the run directory and a run may be resumed
+    under either.
+    """
+    if dispatch not in DISPATCHES:
+        raise ValueError(f"unknown dispatch {dispatch!r}; choose one of {', '.join(DISPATCHES)}")
+    if dispatch == "auto":
+        return "step" if jax.default_backend() == "cpu" else "callback"
+    return dispatch
+
+
 def train_gym(
     config,
     *,
@@ -234,14 +275,18 @@ def train_gym(
     checkpoint_minutes: float = 5.0,
     extend_to: int | None = None,
     progress: bool = True,
+    dispatch: str = "auto",
 ) -> RunResult:
     """Train on a gymnasium environment on the host, one seed after another; see the module docstring.
 
     ``seeds`` (a list) trains several seeds into one run directory; ``seed`` is the single
     seed otherwise.  With ``resume=True`` everything is read from ``out_dir`` and training
     continues from the checkpoint (a seed that finished is not trained again); ``extend_to``
-    raises the run's ``total_steps`` (each seed is trained to the new length).
+    raises the run's ``total_steps`` (each seed is trained to the new length).  ``dispatch``
+    (:data:`DISPATCHES`) chooses how the host calls the compiled step; it does not change the
+    computation, so it is not part of the run directory (see :func:`resolve_dispatch`).
     """
+    dispatch = resolve_dispatch(dispatch)
     out_dir = Path(out_dir)
     if resume:
         run = RunDir.open(out_dir)
@@ -265,12 +310,12 @@ def train_gym(
             stat_names=task_for(env_id).stat_names,
         )
     try:
-        return _train(run, resume=resume, extend_to=extend_to, progress=progress)
+        return _train(run, resume=resume, extend_to=extend_to, progress=progress, dispatch=dispatch)
     finally:
         run.release()
 
 
-def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) -> RunResult:
+def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool, dispatch: str) -> RunResult:
     config, algo, seeds, env_id = run.config, run.algo, run.seeds, run.env_id
     settings = run.settings
     log_every = int(settings.get("log_every", 1000))
@@ -315,7 +360,7 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
                 continue
             result_carry = _train_seed(
                 run, env, algo, config, carries, i, seed, writer, log_every, checkpoint_every, checkpoint_seconds,
-                progress, obs_dim, action_dim,
+                progress, obs_dim, action_dim, dispatch,
             )
     finally:
         env.close()
@@ -339,18 +384,78 @@ def _truncate_rows(run: RunDir, steps_done: list[int]):
     return writer
 
 
+class _Advanced(NamedTuple):
+    """What the host knows after one environment step, for the compiled step and the bookkeeping after it."""
+
+    packed: np.ndarray
+    learn: bool
+    ended: bool
+    write_row: bool
+    checkpoint: bool
+
+
+class _HostSide:
+    """The host's half of every environment step, the same under both dispatches.
+
+    :meth:`advance` steps the environment with the agent's action, does the episode's
+    bookkeeping (returns, statistics, the reset with its seed), decides whether this step
+    learns, packs the transition, and says whether a metric row and a checkpoint are due
+    after the step.  The per-step dispatch calls it from the Python loop; the callback
+    dispatch from inside the compiled loop (:mod:`softq_ref.train.env_callback`).
+    """
+
+    def __init__(self, run, env, config, seed, env_steps, episode, log, bar, capacity, on_policy,
+                 log_every, checkpoint_every, checkpoint_seconds):
+        self.run, self.env, self.config, self.seed, self.log, self.bar = run, env, config, int(seed), log, bar
+        self.env_steps, self.episode, self.capacity, self.on_policy = env_steps, episode, capacity, on_policy
+        self.log_every, self.checkpoint_every, self.checkpoint_seconds = log_every, checkpoint_every, checkpoint_seconds
+        self.last_checkpoint, self.last_checkpoint_time = env_steps, time.monotonic()
+        self.obs, _ = env.reset(seed=self.seed * 1_000_003 + episode)
+
+    def advance(self, action) -> _Advanced:
+        a = np.asarray(action)
+        next_obs, reward, terminated, truncated, info = self.env.step(env_action(a, self.env.action_space))
+        if not (math.isfinite(float(reward)) and np.all(np.isfinite(next_obs))):
+            what = "reward" if not math.isfinite(float(reward)) else "observation"
+            raise TrainingDiverged(
+                f"the environment returned a non-finite {what} at step {self.env_steps + 1} (seed {self.seed}); "
+                f"training stopped, {_kept(self.run)}"
+            )
+        self.log.episode_return += float(reward)
+        ended = bool(terminated or truncated)
+        if ended:
+            self.episode += 1
+            self.log.end_episode(info)
+            act_obs, _ = self.env.reset(seed=self.seed * 1_000_003 + self.episode)
+        else:
+            act_obs = next_obs
+        learn = self.learns(self.env_steps)
+        packed = pack_step_input(self.obs, a, reward, next_obs, terminated, act_obs)
+        self.obs = act_obs
+        self.env_steps += 1
+        due = ended and (self.env_steps - self.last_checkpoint >= self.checkpoint_every
+                         or time.monotonic() - self.last_checkpoint_time >= self.checkpoint_seconds)
+        row = self.env_steps % self.log_every == 0 or self.env_steps == self.config.total_steps or due
+        self.bar.update(1)
+        return _Advanced(packed=packed, learn=bool(learn), ended=ended, write_row=row, checkpoint=due)
+
+    def learns(self, step: int) -> bool:
+        """Whether the compiled step after environment step ``step`` (0-based) learns."""
+        learn = step >= self.config.min_replay_size
+        if self.on_policy:  # once per rollout: when this transition completes the buffer
+            learn = learn and (step + 1) % self.capacity == 0
+        return bool(learn)
+
+    def checkpointed(self) -> None:
+        self.last_checkpoint, self.last_checkpoint_time = self.env_steps, time.monotonic()
+
+
 def _train_seed(run, env, algo, config, carries, i, seed, writer, log_every, checkpoint_every, checkpoint_seconds,
-                progress, obs_dim, action_dim):
+                progress, obs_dim, action_dim, dispatch):
     task = task_for(run.env_id)
     carry = jax.tree.map(jnp.asarray, _slot(carries, i))
     carry = jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
-    env_steps = int(carry.env_steps)
     leaves, treedef = jax.tree.flatten(carry)
-    steps = {
-        learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, algo.buffer_action_dim(action_dim)),
-                       donate_argnums=0)
-        for learn in (False, True)
-    }
     capacity = int(carry.buffer.capacity)
     first_action = jax.jit(lambda agent, obs, key: algo.explore(agent, obs, key))
 
@@ -360,58 +465,90 @@ def _train_seed(run, env, algo, config, carries, i, seed, writer, log_every, che
         run.save_checkpoint(carries)
         return jax.tree.leaves(carry)
 
-    episode = int(carry.episodes)
-    obs, _ = env.reset(seed=int(seed) * 1_000_003 + episode)
-    action = first_action(carry.agent, jnp.asarray(obs, jnp.float32), jax.random.fold_in(carry.key, episode))
     log = _Log(seed, writer, task, run.stat_names)
-    last_checkpoint, last_checkpoint_time = env_steps, time.monotonic()
     desc = f"{algo.name} {run.env_id}" + (f" seed {seed}" if len(run.seeds) > 1 else "")
-    bar = tqdm(total=config.total_steps, initial=env_steps, unit="step", disable=not progress, desc=desc)
+    bar = tqdm(total=config.total_steps, initial=int(carry.env_steps), unit="step", disable=not progress, desc=desc)
+    host = _HostSide(run, env, config, seed, int(carry.env_steps), int(carry.episodes), log, bar, capacity,
+                     algo.on_policy, log_every, checkpoint_every, checkpoint_seconds)
+    action = first_action(carry.agent, jnp.asarray(host.obs, jnp.float32), jax.random.fold_in(carry.key, host.episode))
+    buffer_action_dim = algo.buffer_action_dim(action_dim)
+
+    def after_step(leaves, adv: _Advanced):
+        if adv.write_row:
+            log.flush(host.env_steps, algo, run)
+        if adv.checkpoint:
+            leaves = checkpoint(leaves, host.episode)
+            host.checkpointed()
+        return leaves
+
     try:
-        while env_steps < config.total_steps:
-            a = np.asarray(action)
-            next_obs, reward, terminated, truncated, info = env.step(env_action(a, env.action_space))
-            if not (math.isfinite(float(reward)) and np.all(np.isfinite(next_obs))):
-                what = "reward" if not math.isfinite(float(reward)) else "observation"
-                raise TrainingDiverged(
-                    f"the environment returned a non-finite {what} at step {env_steps + 1} (seed {seed}); "
-                    f"training stopped, {_kept(run)}"
-                )
-            log.episode_return += float(reward)
-            ended = terminated or truncated
-            if ended:
-                episode += 1
-                log.end_episode(info)
-                act_obs, _ = env.reset(seed=int(seed) * 1_000_003 + episode)
-            else:
-                act_obs = next_obs
-            learn = env_steps >= config.min_replay_size
-            if algo.on_policy:  # once per rollout: when this transition completes the buffer
-                learn = learn and (env_steps + 1) % capacity == 0
-            packed = pack_step_input(obs, a, reward, next_obs, terminated, act_obs)
-            leaves, action, metrics = steps[learn](leaves, packed)
-            obs = act_obs
-            if ended:
-                # A new episode's first action is drawn from (key, episode index) as on a resume,
-                # so that a run resumed from an episode-boundary checkpoint acts identically.
-                now = jax.tree.unflatten(treedef, leaves)
-                action = first_action(now.agent, jnp.asarray(act_obs, jnp.float32), jax.random.fold_in(now.key, episode))
-            env_steps += 1
-            if learn:
-                log.pending.append(metrics)
-            due = ended and (env_steps - last_checkpoint >= checkpoint_every
-                             or time.monotonic() - last_checkpoint_time >= checkpoint_seconds)
-            if env_steps % log_every == 0 or env_steps == config.total_steps or due:
-                log.flush(env_steps, algo, run)
-            if due:
-                leaves = checkpoint(leaves, episode)
-                last_checkpoint, last_checkpoint_time = env_steps, time.monotonic()
-            bar.update(1)
+        if dispatch == "callback":
+            leaves = _run_callback(host, algo, config, treedef, leaves, action, log, obs_dim, buffer_action_dim,
+                                   after_step)
+        else:
+            steps = {
+                learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, buffer_action_dim),
+                               donate_argnums=0)
+                for learn in (False, True)
+            }
+            while host.env_steps < config.total_steps:
+                adv = host.advance(action)
+                leaves, action, metrics = steps[adv.learn](leaves, adv.packed)
+                if adv.ended:
+                    # A new episode's first action is drawn from (key, episode index) as on a resume,
+                    # so that a run resumed from an episode-boundary checkpoint acts identically.
+                    now = jax.tree.unflatten(treedef, leaves)
+                    action = first_action(now.agent, jnp.asarray(host.obs, jnp.float32),
+                                          jax.random.fold_in(now.key, host.episode))
+                if adv.learn:
+                    log.pending.append(metrics)
+                leaves = after_step(leaves, adv)
     finally:
         bar.close()
-    log.flush(env_steps, algo, run)
-    checkpoint(leaves, episode)
-    return jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(episode))
+    log.flush(host.env_steps, algo, run)
+    checkpoint(leaves, host.episode)
+    return jax.tree.unflatten(treedef, leaves)._replace(episodes=jnp.int32(host.episode))
+
+
+def _run_callback(host: _HostSide, algo, config, treedef, leaves, action, log, obs_dim, buffer_action_dim, after_step):
+    """The callback dispatch (:mod:`softq_ref.train.env_callback`): one compiled call per stretch of steps.
+
+    The host's work between two steps runs inside ``host_callback``; an exception there (a
+    diverged environment, a failing ``env.step``) is kept, the stretch stops, and it is raised
+    here, so the user sees the same error as under the per-step dispatch.
+    """
+    flat_step = make_flat_host_step(algo, config, None, treedef, obs_dim, buffer_action_dim)
+    packed_size = 3 * obs_dim + buffer_action_dim + 2
+    probe = jax.eval_shape(flat_step, leaves, jax.ShapeDtypeStruct((packed_size,), jnp.float32), True)[2]
+    names = env_callback.metric_names(probe)
+    state = {"error": None, "last": None}
+    stop_now = np.array([0, 0, 1, 0], np.int32)
+
+    def host_callback(action, metrics, learned):
+        if learned:
+            log.pending.append(dict(zip(names, np.asarray(metrics))))
+        if state["error"] is not None:  # not reached: the stretch stops at the error
+            return np.zeros(packed_size, np.float32), stop_now
+        try:
+            adv = host.advance(action)
+        except BaseException as err:  # noqa: BLE001 - re-raised by the host after the stretch
+            state["error"] = err
+            return np.zeros(packed_size, np.float32), stop_now
+        state["last"] = adv
+        stop = adv.write_row or adv.checkpoint or host.env_steps >= config.total_steps
+        return adv.packed, np.array([adv.learn, adv.ended, stop, host.episode], np.int32)
+
+    chunk = jax.jit(env_callback.make_chunk(flat_step, algo.explore, treedef, obs_dim, packed_size, names,
+                                            host_callback), donate_argnums=0)
+    while host.env_steps < config.total_steps:
+        leaves, action, metrics, learned = chunk(leaves, action)
+        learned = bool(learned)  # waits for the stretch to finish
+        if state["error"] is not None:
+            raise state["error"]
+        if learned:
+            log.pending.append(dict(zip(names, np.asarray(metrics))))
+        leaves = after_step(leaves, state["last"])
+    return leaves
 
 
 def _kept(run: RunDir) -> str:

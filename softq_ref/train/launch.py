@@ -97,19 +97,20 @@ def uses_jax_loop(env_id: str, loop: str = "auto") -> bool:
 
 def train(config, *, env_id: str, seeds, out_dir: Path, loop: str = "auto", chunk_steps: int = 1000,
           log_every: int = 1000, checkpoint_every: int = 10_000, checkpoint_minutes: float = 5.0,
-          progress: bool = True) -> runner.RunResult:
-    """A new run in ``out_dir`` with the loop that fits the task."""
+          progress: bool = True, dispatch: str = "auto") -> runner.RunResult:
+    """A new run in ``out_dir`` with the loop that fits the task (``dispatch``: the host loop's, see
+    :func:`softq_ref.train.gym_loop.resolve_dispatch`)."""
     if uses_jax_loop(env_id, loop):
         return runner.train_jax(config, env_id=env_id, seeds=seeds, out_dir=out_dir, chunk_steps=chunk_steps,
                                 progress=progress)
     return gym_loop.train_gym(config, env_id=env_id, seeds=seeds, out_dir=out_dir, log_every=log_every,
                               checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
-                              progress=progress)
+                              progress=progress, dispatch=dispatch)
 
 
-def resume(run, *, extend_to: int | None = None, progress: bool = True) -> runner.RunResult:
+def resume(run, *, extend_to: int | None = None, progress: bool = True, dispatch: str = "auto") -> runner.RunResult:
     """Continue the run ``run`` (an opened :class:`~softq_ref.io.run_dir.RunDir`) with the loop that wrote it."""
     if run.loop == "jax":
         return runner.train_jax(None, out_dir=run.path, resume=True, extend_to=extend_to, progress=progress)
     return gym_loop.train_gym(None, env_id=run.env_id, out_dir=run.path, resume=True, extend_to=extend_to,
-                              progress=progress)
+                              progress=progress, dispatch=dispatch)
