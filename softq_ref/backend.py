@@ -17,6 +17,11 @@ the scan of 50 updates compiled faster (1.8 s against 2.5 s).  It is called when
 JAX's lowering rules are not public API: the function returns ``False`` and changes nothing where
 this JAX has no such rule, and ``SOFTQ_REF_ROLLED_THREEFRY=1`` in the environment keeps JAX's own
 CPU lowering.  It registers a rule for the ``cpu`` platform only, for the whole process.
+
+It is applied on JAX versions before 0.11 only (:data:`UNROLL_BEFORE`): with jax 0.11.2 on a CPU
+the unrolled hash made XLA's compilation of SAC's host-loop step take more than five minutes
+(XLA's "Very slow compile?" alarm; 2.1 s with the rolled hash, measured 2026-11-30 with
+Python 3.12), while with jax 0.10.2 it compiles as fast as the rolled one.
 """
 
 from __future__ import annotations
@@ -24,14 +29,21 @@ from __future__ import annotations
 import functools
 import os
 
+#: The unrolled lowering is used with JAX versions before this one (see the module docstring).
+UNROLL_BEFORE = (0, 11)
+
 
 @functools.cache
 def unroll_threefry_on_cpu() -> bool:
     """Lower ``threefry2x32`` on CPU with its rounds unrolled, as on GPU and TPU; the same bits, faster.
 
-    Idempotent.  Returns whether the unrolled lowering is in force.
+    Idempotent.  Returns whether the unrolled lowering is in force (never on JAX >= 0.11).
     """
     if os.environ.get("SOFTQ_REF_ROLLED_THREEFRY", "") not in ("", "0"):
+        return False
+    import jax
+
+    if tuple(jax.__version_info__[:2]) >= UNROLL_BEFORE:
         return False
     try:
         from jax._src.interpreters import mlir

@@ -35,6 +35,8 @@ def _run(rolled: bool) -> tuple[str, bool]:
 
 
 @pytest.mark.skipif("jax.default_backend() != 'cpu'", reason="the choice concerns the CPU lowering only")
+@pytest.mark.skipif(tuple(jax.__version_info__[:2]) >= backend.UNROLL_BEFORE,
+                    reason="the unrolled lowering is not used on this JAX (see softq_ref.backend)")
 def test_unrolled_threefry_draws_the_bits_of_jax_own_cpu_lowering():
     assert backend.unroll_threefry_on_cpu()
     unrolled, unrolled_has_while = _run(rolled=False)
@@ -51,3 +53,12 @@ def test_the_digest_tells_other_bits_apart():
         return hashlib.sha256(np.asarray(x).tobytes()).hexdigest()
 
     assert digest(7) == digest(7) and digest(7) != digest(8)
+
+
+def test_the_unrolled_lowering_is_not_used_from_jax_0_11(monkeypatch):
+    # On jax 0.11.2 it made SAC's host step compile for more than five minutes (softq_ref.backend).
+    monkeypatch.setattr(jax, "__version_info__", (0, 11, 2))
+    assert backend.unroll_threefry_on_cpu.__wrapped__() is False
+    monkeypatch.setattr(jax, "__version_info__", (0, 10, 2))
+    monkeypatch.setenv("SOFTQ_REF_ROLLED_THREEFRY", "1")
+    assert backend.unroll_threefry_on_cpu.__wrapped__() is False
