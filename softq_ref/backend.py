@@ -19,9 +19,9 @@ this JAX has no such rule, and ``SOFTQ_REF_ROLLED_THREEFRY=1`` in the environmen
 CPU lowering.  It registers a rule for the ``cpu`` platform only, for the whole process.
 
 It is applied on JAX versions before 0.11 only (:data:`UNROLL_BEFORE`): with jax 0.11.2 on a CPU
-the unrolled hash made XLA's compilation of SAC's host-loop step take more than five minutes
+the unrolled hash made XLA's compilation of SAC's host-loop step take more than 15 minutes
 (XLA's "Very slow compile?" alarm; 2.1 s with the rolled hash, measured 2026-11-30 with
-Python 3.12), while with jax 0.10.2 it compiles as fast as the rolled one.
+Python 3.12).  With jax 0.10.2 that step compiles in 9.1 s against 1.8 s rolled, a one-off cost.
 """
 
 from __future__ import annotations

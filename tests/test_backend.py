@@ -56,7 +56,7 @@ def test_the_digest_tells_other_bits_apart():
 
 
 def test_the_unrolled_lowering_is_not_used_from_jax_0_11(monkeypatch):
-    # On jax 0.11.2 it made SAC's host step compile for more than five minutes (softq_ref.backend).
+    # On jax 0.11.2 it made SAC's host step compile for more than 15 minutes (softq_ref.backend).
     monkeypatch.setattr(jax, "__version_info__", (0, 11, 2))
     assert backend.unroll_threefry_on_cpu.__wrapped__() is False
     monkeypatch.setattr(jax, "__version_info__", (0, 10, 2))
