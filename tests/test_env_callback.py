@@ -162,3 +162,15 @@ def test_the_cli_trains_the_host_loop_under_the_callback_dispatch(tmp_path, caps
     # Pendulum's episodes last 200 steps and the preset's warm-up is longer than the run: one row per episode.
     assert [int(r["step"]) for r in ckpt.read_metrics(out / "metrics.csv")] == [200, 400]
     assert np.isfinite(float(ckpt.read_metrics(out / "metrics.csv")[-1]["mean_return"]))
+
+
+def test_the_control_numbers_travel_exactly_past_float32s_integer_range():
+    """Episode indices ride in the float32 reply as int32 bit patterns, so 2**30 + 1 arrives as itself."""
+    packed = np.arange(5, dtype=np.float32)
+    reply = env_callback.to_device(packed, [1, 0, 1, 2**30 + 1])
+    assert reply.dtype == np.float32 and np.array_equal(reply[:5], packed)
+    control = jax.lax.bitcast_convert_type(jnp.asarray(reply[5:]), jnp.int32)
+    assert control.tolist() == [1, 0, 1, 2**30 + 1]
+    assert float(np.float32(2**30 + 1)) != 2**30 + 1  # what a plain float32 would have made of it
+    action, metrics, learned = env_callback.from_device(np.array([0.5, -1, 3, 4, 1], np.float32), 2, 2)
+    assert action.tolist() == [0.5, -1] and metrics.tolist() == [3, 4] and learned is True

@@ -522,21 +522,26 @@ def _run_callback(host: _HostSide, algo, config, treedef, leaves, action, log, o
     probe = jax.eval_shape(flat_step, leaves, jax.ShapeDtypeStruct((packed_size,), jnp.float32), True)[2]
     names = env_callback.metric_names(probe)
     state = {"error": None, "last": None}
-    stop_now = np.array([0, 0, 1, 0], np.int32)
+    action_shape = tuple(action.shape)
+    action_size = int(np.prod(action_shape))
+    if action.dtype != jnp.float32:
+        raise ValueError(f"the callback dispatch needs float32 actions; {algo.name} explores with {action.dtype} (use --dispatch step)")
+    stop_now = env_callback.to_device(np.zeros(packed_size, np.float32), [0, 0, 1, 0])
 
-    def host_callback(action, metrics, learned):
+    def host_callback(message):
+        action, metrics, learned = env_callback.from_device(message, action_size, len(names))
         if learned:
-            log.pending.append(dict(zip(names, np.asarray(metrics))))
+            log.pending.append(dict(zip(names, metrics)))
         if state["error"] is not None:  # not reached: the stretch stops at the error
-            return np.zeros(packed_size, np.float32), stop_now
+            return stop_now
         try:
-            adv = host.advance(action)
+            adv = host.advance(action.reshape(action_shape))
         except BaseException as err:  # noqa: BLE001 - re-raised by the host after the stretch
             state["error"] = err
-            return np.zeros(packed_size, np.float32), stop_now
+            return stop_now
         state["last"] = adv
         stop = adv.write_row or adv.checkpoint or host.env_steps >= config.total_steps
-        return adv.packed, np.array([adv.learn, adv.ended, stop, host.episode], np.int32)
+        return env_callback.to_device(adv.packed, [adv.learn, adv.ended, stop, host.episode])
 
     chunk = jax.jit(env_callback.make_chunk(flat_step, algo.explore, treedef, obs_dim, packed_size, names,
                                             host_callback), donate_argnums=0)
