@@ -40,7 +40,9 @@ def _lookup(root, path: str):
     try:
         for part in parts[1:]:
             obj = obj.members[part]
-    except (KeyError, AttributeError):
+    except (KeyError, AttributeError, griffe.AliasResolutionError):
+        # e.g. ``jax.experimental.io_callback`` tried relative to a module that imports jax:
+        # walking into the alias ``mod.jax`` asks griffe for a package it did not load.
         return None
     try:
         return obj.final_target if obj.is_alias else obj

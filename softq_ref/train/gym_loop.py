@@ -6,7 +6,7 @@ compiled, with the carry donated.  Two dispatches (``dispatch``, see :func:`reso
 ``step``, one compiled call per environment step (one dispatch and one small transfer per
 step); ``callback``, one compiled call per stretch of steps, in which a ``lax.while_loop``
 calls the host back for each environment step (:mod:`softq_ref.train.env_callback`).  The
-host's work per step (:class:`_HostSide`) and the computation are the same under both.
+host's work per step (``_HostSide``) and the computation are the same under both.
 
 Actions live in ``[-1, 1]^d`` for the agent (the sampler's tanh) and are rescaled affinely to
 the environment's ``[low, high]``; a Discrete action is the index the agent returns as
