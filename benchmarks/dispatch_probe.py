@@ -9,6 +9,8 @@ runs it once per flag set and prints one line each:
 
 * ``train_step`` at the MuJoCo preset (HalfCheetah sizes), donated state, one jitted call per
   update with ``block_until_ready``: median of ``--calls`` calls after 10 warm-up calls;
+* the same update with the state handed over as one flat array per dtype (``per_call_flat_*``;
+  the tree has ``state_leaves`` arrays);
 * with ``--host N``: the host loop (``train_gym`` on HalfCheetah-v5, one update per step) for
   ``N`` learning steps, steady-state steps per second, under the callback dispatch and the
   per-step dispatch (``host_steps_per_s_callback``, ``host_steps_per_s_step``).
@@ -24,6 +26,61 @@ import os
 import statistics
 import sys
 import time
+
+
+def flatten_by_dtype(tree):
+    """``tree``'s leaves as one flat array per dtype, and what :func:`unflatten_by_dtype` needs to undo it."""
+    import jax
+    import jax.numpy as jnp
+
+    leaves, treedef = jax.tree.flatten(tree)
+    groups: dict[str, list[int]] = {}
+    for i, leaf in enumerate(leaves):
+        groups.setdefault(jnp.dtype(leaf.dtype).name, []).append(i)
+    flats = {name: jnp.concatenate([jnp.ravel(leaves[i]) for i in idx]) for name, idx in groups.items()}
+    layout = (treedef, [(leaf.shape, leaf.size) for leaf in leaves], groups)
+    return flats, layout
+
+
+def unflatten_by_dtype(flats, layout):
+    import jax
+
+    treedef, shapes, groups = layout
+    leaves = [None] * len(shapes)
+    for name, idx in groups.items():
+        start = 0
+        for i in idx:
+            shape, size = shapes[i]
+            leaves[i] = flats[name][start:start + size].reshape(shape)
+            start += size
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def per_call_flat(train_step, state, batch, keys) -> list[float]:
+    """Seconds per call of ``train_step`` with the state as one donated array per dtype (a few, not dozens).
+
+    The same update; only what crosses the call differs.  It asks whether the per-call cost on
+    a device grows with the number of arrays handed over (``state_leaves`` in the output).
+    """
+    import jax
+
+    flats, layout = flatten_by_dtype(state)
+
+    def step(flats, batch, key):
+        new_state, metrics = train_step(unflatten_by_dtype(flats, layout), batch, key)
+        return flatten_by_dtype(new_state)[0], metrics
+
+    compiled = jax.jit(step, donate_argnums=0).lower(flats, batch, keys[0]).compile()
+    for k in keys[:10]:
+        flats, metrics = compiled(flats, batch, k)
+    jax.block_until_ready(flats)
+    times = []
+    for k in keys[10:]:
+        t0 = time.perf_counter()
+        flats, metrics = compiled(flats, batch, k)
+        jax.block_until_ready((flats, metrics))
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         jax.block_until_ready((state, metrics))
         times.append(time.perf_counter() - t0)
     out = {"xla_flags": os.environ.get("XLA_FLAGS", ""), "backend": jax.default_backend(), "compile_s": compile_s,
-           "per_call_ms_median": 1e3 * statistics.median(times), "per_call_ms_best": 1e3 * min(times)}
+           "per_call_ms_median": 1e3 * statistics.median(times), "per_call_ms_best": 1e3 * min(times),
+           "state_leaves": len(jax.tree.leaves(state))}
+    flat = per_call_flat(sql.train_step, state, batch, keys)
+    out.update(per_call_flat_ms_median=1e3 * statistics.median(flat), per_call_flat_ms_best=1e3 * min(flat))
     if args.host:
         from benchmarks.loops import bench_host_loop
 

@@ -61,3 +61,24 @@ def test_gpu_flag_is_the_device_section_alone():
     with pytest.raises(SystemExit) as exit_:
         bench_main.main(["--gpu", "--only", "loops"])
     assert exit_.value.code == 2
+
+
+def test_the_dispatch_probes_flat_layout_round_trips_a_mixed_dtype_state_exactly():
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from benchmarks.dispatch_probe import flatten_by_dtype, unflatten_by_dtype
+
+    tree = {"w": jnp.arange(6.0, dtype=jnp.float32).reshape(2, 3), "key": jax.random.PRNGKey(3),
+            "step": jnp.int32(7), "b": jnp.full((4,), -1.5, jnp.float32)}
+    flats, layout = flatten_by_dtype(tree)
+    assert sorted(flats) == ["float32", "int32", "uint32"] and flats["float32"].shape == (10,)
+    back = unflatten_by_dtype(flats, layout)
+    assert jax.tree.structure(back) == jax.tree.structure(tree)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(tree)):
+        assert a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
+    # Must-fail twin: a layout whose float32 leaves are swapped gives other arrays back.
+    treedef, shapes, groups = layout
+    swapped = (treedef, shapes, {**groups, "float32": groups["float32"][::-1]})
+    assert not np.array_equal(np.asarray(unflatten_by_dtype(flats, swapped)["b"]), np.asarray(tree["b"]))
