@@ -71,16 +71,23 @@ def per_call_flat(train_step, state, batch, keys) -> list[float]:
         return flatten_by_dtype(new_state)[0], metrics
 
     compiled = jax.jit(step, donate_argnums=0).lower(flats, batch, keys[0]).compile()
+    return time_calls(compiled, flats, batch, keys)[1]
+
+
+def time_calls(compiled, state, batch, keys):
+    """``(state, seconds per call)``: ``compiled`` called on ``keys[:10]`` to warm up, then timed on the rest."""
+    import jax
+
     for k in keys[:10]:
-        flats, metrics = compiled(flats, batch, k)
-    jax.block_until_ready(flats)
+        state, metrics = compiled(state, batch, k)
+    jax.block_until_ready(state)
     times = []
     for k in keys[10:]:
         t0 = time.perf_counter()
-        flats, metrics = compiled(flats, batch, k)
-        jax.block_until_ready((flats, metrics))
+        state, metrics = compiled(state, batch, k)
+        jax.block_until_ready((state, metrics))
         times.append(time.perf_counter() - t0)
-    return times
+    return state, times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,15 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     compiled = jax.jit(sql.train_step, donate_argnums=0).lower(state, batch, jax.random.PRNGKey(2)).compile()
     compile_s = time.perf_counter() - t0
     keys = list(jax.random.split(jax.random.PRNGKey(3), args.calls + 10))
-    for k in keys[:10]:
-        state, metrics = compiled(state, batch, k)
-    jax.block_until_ready(state)
-    times = []
-    for k in keys[10:]:
-        t0 = time.perf_counter()
-        state, metrics = compiled(state, batch, k)
-        jax.block_until_ready((state, metrics))
-        times.append(time.perf_counter() - t0)
+    state, times = time_calls(compiled, state, batch, keys)
     out = {"xla_flags": os.environ.get("XLA_FLAGS", ""), "backend": jax.default_backend(), "compile_s": compile_s,
            "per_call_ms_median": 1e3 * statistics.median(times), "per_call_ms_best": 1e3 * min(times),
            "state_leaves": len(jax.tree.leaves(state))}
