@@ -106,7 +106,7 @@ def run(quick: bool, partial=None) -> dict:
     _progress("train_step_mujoco", out, partial)
     # The host loop before the seeds and the sweep: its figures are the ones a lease cut short most needs.
     out["host"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 3000,
-                                        log_every=50 if quick else 500)
+                                        log_every=50 if quick else 500, dispatch="callback")
     _progress("host", out, partial)
     # The per-step dispatch (one compiled call per environment step), the 634 steps/s of 2026-11-30.
     out["host_step_dispatch"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 2000,

@@ -115,12 +115,12 @@ def table(results: dict) -> str:
         e = loops["env_random"]
         rows.append((f"{e['env_id']} random actions: env steps/s", f"{e['steps_per_s']:.0f}", "", ""))
         h = loops["host"]
-        rows.append((f"host loop {h['env_id']}, 1 update/step: env steps/s", f"{h['steps_per_s']:.0f} ({_ms(h['step_s'])}/step)",
+        rows.append((f"host loop {h['env_id']}, 1 update/step, --dispatch step: env steps/s", f"{h['steps_per_s']:.0f} ({_ms(h['step_s'])}/step)",
                      *verdict("host_loop_overhead")))
         rows.append(("  train_step mujoco in scan, timed before and after it", _ms(h["train_step_in_scan_s"]), "", ""))
-        if "host_step_dispatch" in loops:
-            hs = loops["host_step_dispatch"]
-            rows.append(("  the same, one compiled call per env step (--dispatch step): env steps/s",
+        if "host_callback" in loops:
+            hs = loops["host_callback"]
+            rows.append(("  the same, one compiled call per stretch of steps (--dispatch callback): env steps/s",
                          f"{hs['steps_per_s']:.0f} ({_ms(hs['step_s'])}/step)", "", ""))
             rows.append(("  callback / per-step dispatch, time per step", f"{loops['host_callback_over_step']:.3f}", "", ""))
         if "host_breakdown" in loops:
