@@ -117,6 +117,14 @@ def check_field_kinds(cfg) -> None:
             raise ValueError(f"{f.name} must be True or False, got {value!r}")
 
 
+def check_hidden_sizes(value, *, allow_empty: bool) -> None:
+    """``hidden_sizes`` is a tuple of positive ints (non-empty unless ``allow_empty``: ``()`` means linear
+    networks); one line naming the field and the value otherwise."""
+    if not (isinstance(value, tuple) and (value or allow_empty) and all(_is_int(h) and h >= 1 for h in value)):
+        what = "a tuple" if allow_empty else "a non-empty tuple"
+        raise ValueError(f"hidden_sizes must be {what} of positive ints, got {value!r}")
+
+
 def _check_types(cfg) -> None:
     """SQL's and DDPG's check: each scalar field of its kind (``check_field_kinds``), and each tuple field a
     non-empty tuple of positive ints (a config read from JSON may hold anything)."""

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import optax
 
 from softq_ref.agent.algorithm import Algorithm
-from softq_ref.agent.config import ConfigBase, check_field_kinds, traced
+from softq_ref.agent.config import ConfigBase, check_field_kinds, check_hidden_sizes, traced
 from softq_ref.agent.networks import MLP
 from softq_ref.agent.optim import adam_init, adam_step, update_target
 from softq_ref.agent.replay import Transition
@@ -72,9 +72,7 @@ class SoftDQNConfig(ConfigBase):
 
     def __post_init__(self):
         check_field_kinds(self)
-        if not isinstance(self.hidden_sizes, tuple) or any(
-                isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be a tuple of positive ints, got {self.hidden_sizes!r}")
+        check_hidden_sizes(self.hidden_sizes, allow_empty=True)
         for name in ("batch_size", "target_update_period", "replay_capacity", "min_replay_size", "total_steps",
                      "max_path_length"):
             value = getattr(self, name)
