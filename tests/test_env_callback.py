@@ -176,40 +176,6 @@ def test_the_control_numbers_travel_exactly_past_float32s_integer_range():
     assert action.tolist() == [0.5, -1] and metrics.tolist() == [3, 4] and learned is True
 
 
-_KILLED_RUN = """
-import sys
-from softq_ref.agent.config import SQLConfig
-from softq_ref.train.gym_loop import train_gym
-cfg = SQLConfig(total_steps=1500, hidden_sizes=(32, 32), batch_size=16, num_fixed_particles=4,
-                num_updated_particles=4, value_samples=4)
-train_gym(cfg, env_id="softq_ref/MultiGoal-v0", out_dir=sys.argv[1], log_every=100, checkpoint_every=300,
-          progress=False, dispatch="callback")
-"""
-
-
-def test_a_callback_run_killed_mid_stretch_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_path):
-    """SIGKILL after the first checkpoint, inside a compiled stretch; the checkpoint on disk is all that is needed."""
-    import os
-    import signal
-    import subprocess
-    import time
-
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    subprocess.run([sys.executable, "-c", _KILLED_RUN, str(tmp_path / "full")], env=env, check=True, timeout=600)
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(tmp_path / "cut")], env=env)
-    checkpoint = tmp_path / "cut" / "checkpoint.eqx"
-    deadline = time.time() + 300
-    while time.time() < deadline and not checkpoint.exists():
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    rows = ckpt.read_metrics(tmp_path / "cut" / "metrics.csv")
-    assert max(int(r["step"]) for r in rows) < 1500, "the run finished before it could be interrupted"
-    gym_loop.train_gym(None, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / "cut", resume=True, progress=False,
-                       dispatch="callback")
-    assert (tmp_path / "full" / "checkpoint.eqx").read_bytes() == checkpoint.read_bytes()
-
-
 def test_two_seeds_in_one_run_directory_match_across_dispatches(tmp_path):
     cfg = _config("ddpg", "Pendulum-v1", 300)
     got = {d: _run(cfg, "Pendulum-v1", tmp_path / d, d, seeds=[0, 1]) for d in ("step", "callback")}

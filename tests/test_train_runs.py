@@ -152,17 +152,21 @@ from softq_ref.train.gym_loop import train_gym
 cfg = SQLConfig(total_steps=1500, hidden_sizes=(32, 32), batch_size=16, num_fixed_particles=4,
                 num_updated_particles=4, value_samples=4)
 train_gym(cfg, env_id="softq_ref/MultiGoal-v0", out_dir=sys.argv[1], log_every=100, checkpoint_every=300,
-          progress=False)
+          progress=False, dispatch=sys.argv[2])
 """
 
 
-def test_gym_loop_resumed_run_is_bit_identical(tmp_path):
-    """Kill a host-loop run after an episode-boundary checkpoint, resume it, compare bytes."""
+@pytest.mark.parametrize("dispatch", ["step", "callback"])
+def test_gym_loop_resumed_run_is_bit_identical(tmp_path, dispatch):
+    """Kill a host-loop run after an episode-boundary checkpoint, resume it, compare bytes.
+
+    Under the callback dispatch the kill lands inside a compiled stretch of steps.
+    """
     from softq_ref.train.gym_loop import train_gym
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    subprocess.run([sys.executable, "-c", _GYM_RUN, str(tmp_path / "full")], env=env, check=True, timeout=600)
-    proc = subprocess.Popen([sys.executable, "-c", _GYM_RUN, str(tmp_path / "cut")], env=env)
+    subprocess.run([sys.executable, "-c", _GYM_RUN, str(tmp_path / "full"), dispatch], env=env, check=True, timeout=600)
+    proc = subprocess.Popen([sys.executable, "-c", _GYM_RUN, str(tmp_path / "cut"), dispatch], env=env)
     checkpoint = tmp_path / "cut" / "checkpoint.eqx"
     deadline = time.time() + 300
     while time.time() < deadline and not checkpoint.exists():
@@ -171,7 +175,8 @@ def test_gym_loop_resumed_run_is_bit_identical(tmp_path):
     proc.wait()
     rows = ckpt.read_metrics(tmp_path / "cut" / "metrics.csv")
     assert max(int(r["step"]) for r in rows) < 1500, "the run finished before it could be interrupted"
-    train_gym(None, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / "cut", resume=True, progress=False)
+    train_gym(None, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / "cut", resume=True, progress=False,
+              dispatch=dispatch)
     assert (tmp_path / "full" / "checkpoint.eqx").read_bytes() == checkpoint.read_bytes()
 
 
