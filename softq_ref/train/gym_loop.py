@@ -184,6 +184,11 @@ def pack_step_input(obs, action, reward, next_obs, terminated, act_obs) -> np.nd
     ])
 
 
+def packed_length(obs_dim: int, action_dim: int) -> int:
+    """The length of :func:`pack_step_input`'s vector: ``obs, action, reward, next_obs, done, act_obs``."""
+    return 3 * obs_dim + action_dim + 2
+
+
 def unpack_step_input(packed: jax.Array, obs_dim: int, action_dim: int) -> tuple[Transition, jax.Array]:
     """The inverse of :func:`pack_step_input`, inside ``jit``: ``(transition, act_obs)``."""
     o, d = obs_dim, action_dim
@@ -437,7 +442,7 @@ class _HostSide:
                          or time.monotonic() - self.last_checkpoint_time >= self.checkpoint_seconds)
         row = self.env_steps % self.log_every == 0 or self.env_steps == self.config.total_steps or due
         self.bar.update(1)
-        return _Advanced(packed=packed, learn=bool(learn), ended=ended, write_row=row, checkpoint=due)
+        return _Advanced(packed=packed, learn=learn, ended=ended, write_row=row, checkpoint=due)
 
     def learns(self, step: int) -> bool:
         """Whether the compiled step after environment step ``step`` (0-based) learns."""
@@ -518,7 +523,7 @@ def _run_callback(host: _HostSide, algo, config, treedef, leaves, action, log, o
     here, so the user sees the same error as under the per-step dispatch.
     """
     flat_step = make_flat_host_step(algo, config, None, treedef, obs_dim, buffer_action_dim)
-    packed_size = 3 * obs_dim + buffer_action_dim + 2
+    packed_size = packed_length(obs_dim, buffer_action_dim)
     probe = jax.eval_shape(flat_step, leaves, jax.ShapeDtypeStruct((packed_size,), jnp.float32), True)[2]
     names = env_callback.metric_names(probe)
     state = {"error": None, "last": None}
@@ -532,15 +537,14 @@ def _run_callback(host: _HostSide, algo, config, treedef, leaves, action, log, o
         action, metrics, learned = env_callback.from_device(message, action_size, len(names))
         if learned:
             log.pending.append(dict(zip(names, metrics)))
-        if state["error"] is not None:  # not reached: the stretch stops at the error
-            return stop_now
         try:
             adv = host.advance(action.reshape(action_shape))
         except BaseException as err:  # noqa: BLE001 - re-raised by the host after the stretch
             state["error"] = err
             return stop_now
         state["last"] = adv
-        stop = adv.write_row or adv.checkpoint or host.env_steps >= config.total_steps
+        # A row is due at the run's last step too, so the stretch always ends there.
+        stop = adv.write_row or adv.checkpoint
         return env_callback.to_device(adv.packed, [adv.learn, adv.ended, stop, host.episode])
 
     chunk = jax.jit(env_callback.make_chunk(flat_step, algo.explore, treedef, obs_dim, packed_size, names,
