@@ -69,7 +69,7 @@ def make_chunk(flat_step: Callable, first_action: Callable, treedef, obs_dim: in
       first_action: ``first_action(agent, obs, key) -> action``, a new episode's first action.
       treedef: the carry's tree structure (to read its agent and key).
       obs_dim: the observation's length; the packed input ends with the observation to act at.
-      packed_size: the packed transition's length (:func:`softq_ref.train.gym_loop.pack_step_input`).
+      packed_size: the packed transition's length (:func:`softq_ref.train.gym_loop.packed_length`).
       names: the metric names in travel order (:func:`metric_names`).
       host: ``host(message) -> answer``, called once per environment step.  ``message`` is one
         float32 vector, ``[action, previous step's metrics in names order, learned]``
