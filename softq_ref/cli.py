@@ -19,7 +19,8 @@ MULTIGOAL = "softq_ref/MultiGoal-v0"
 #: train's options and their defaults when not given (``None`` in argparse, so that
 #: ``--resume`` can tell a flag the user gave from a default).
 TRAIN_DEFAULTS = {"env": MULTIGOAL, "algo": "sql", "seed": 0, "seeds": 1, "loop": "auto", "chunk_steps": 1000,
-                  "log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0, "dispatch": "auto"}
+                  "log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0, "dispatch": "auto",
+                  "num_envs": 1}
 
 
 class UserError(Exception):
@@ -44,6 +45,7 @@ def _check_resume_flags(args, run) -> int | None:
         "chunk_steps": run.settings.get("chunk_steps"), "max_path_length": cfg.max_path_length,
         "log_every": run.settings.get("log_every"), "checkpoint_every": run.settings.get("checkpoint_every"),
         "checkpoint_minutes": run.settings.get("checkpoint_minutes"),
+        "num_envs": run.settings.get("num_envs", 1) if run.loop == "jax" else 1,
     }
     for name, value in recorded.items():
         if _given(args, name) and getattr(args, name) != value:
@@ -80,11 +82,19 @@ def _train(args) -> int:
         seeds_n, first = _opt(args, "seeds"), _opt(args, "seed")
         if seeds_n < 1:
             raise UserError(f"--seeds must be >= 1, got {seeds_n}")
-        for name in ("chunk_steps", "log_every", "checkpoint_every", "checkpoint_minutes", "steps", "max_path_length"):
+        for name in ("chunk_steps", "log_every", "checkpoint_every", "checkpoint_minutes", "steps", "max_path_length",
+                     "num_envs"):
             if _given(args, name) and getattr(args, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
         if _given(args, "dispatch") and launch.uses_jax_loop(env_id, _opt(args, "loop")):
             raise UserError(f"--dispatch is for the host loop; {env_id} trains in the jitted loop here (--loop gym for the host loop)")
+        num_envs = _opt(args, "num_envs")
+        if num_envs > 1 and not launch.uses_jax_loop(env_id, _opt(args, "loop")):
+            raise UserError(f"--num-envs is for the jitted loop; {env_id} trains in the host loop here "
+                            f"(--loop jax for the jitted loop, where the task has a JAX version)")
+        chunk_steps = _opt(args, "chunk_steps")
+        if not _given(args, "chunk_steps"):
+            chunk_steps = -(-chunk_steps // num_envs) * num_envs  # the default, rounded up to whole iterations
         if not launch.uses_jax_loop(env_id, _opt(args, "loop")):
             from softq_ref.train.gym_loop import make_env
 
@@ -96,7 +106,7 @@ def _train(args) -> int:
         out = Path(args.out) if args.out else Path("runs") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
         args._run_dir = out
         result = launch.train(config, env_id=env_id, seeds=seeds, out_dir=out, loop=_opt(args, "loop"),
-                              chunk_steps=_opt(args, "chunk_steps"), log_every=_opt(args, "log_every"),
+                              chunk_steps=chunk_steps, num_envs=num_envs, log_every=_opt(args, "log_every"),
                               checkpoint_every=_opt(args, "checkpoint_every"),
                               checkpoint_minutes=_opt(args, "checkpoint_minutes"), progress=not args.quiet,
                               dispatch=_opt(args, "dispatch"))
@@ -274,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "accelerator); jax: force the jitted loop (MJX for the MuJoCo tasks); gym: force the host loop")
     train.add_argument("--chunk-steps", type=int, default=None,
                        help="steps per compiled chunk of the JAX loop (default: 1000); metrics and checkpoints are written between chunks")
+    train.add_argument("--num-envs", type=int, default=None,
+                       help="jitted loop: environments stepped per seed, with as many updates per iteration, so one "
+                            "update per environment step is kept (default: 1, the paper's loop; spec dev-num-envs). "
+                            "--steps and --chunk-steps must be multiples of it")
     train.add_argument("--log-every", type=int, default=None, help="host loop: steps between metric rows (default: 1000)")
     train.add_argument("--checkpoint-every", type=int, default=None,
                        help="host loop: checkpoint at the first episode end after this many steps (default: 10000)")

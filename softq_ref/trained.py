@@ -75,11 +75,11 @@ def load(run_dir: str | Path, seed_index: int = 0) -> TrainedAgent:
         raise ValueError(f"seed_index {seed_index!r} out of range: the run has {len(seeds)} seed(s)")
     low = high = None
     if run.loop == "jax":
-        from softq_ref.train.runner import _init_carries, agent_of, jax_env_of
+        from softq_ref.train.runner import _init_carries, agent_of, jax_env_of, num_envs_of
 
         env = jax_env_of(run.env_id)
         obs_dim = env.obs_dim
-        carry = run.load_checkpoint(_init_carries(algo, config, env, seeds))
+        carry = run.load_checkpoint(_init_carries(algo, config, env, seeds, num_envs_of(run)))
         state = agent_of(carry, seed_index)
     else:
         from softq_ref.train.gym_loop import _init_carry, action_space_kind, init_carries, make_env, space_dims

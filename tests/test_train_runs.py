@@ -57,9 +57,11 @@ def _cli(*args, cwd):
     return [sys.executable, "-m", "softq_ref.cli", *args], env
 
 
-def test_interrupted_run_resumes_bit_identical(tmp_path):
-    """Kill a real `softq-ref train` mid-run, resume it, compare with an uninterrupted run byte for byte."""
-    args = ["train", "--steps", "1600", "--seeds", "2", "--chunk-steps", "500", "--quiet"]
+@pytest.mark.parametrize("num_envs", [1, 4])
+def test_interrupted_run_resumes_bit_identical(tmp_path, num_envs):
+    """Kill a real `softq-ref train` mid-run, resume it, compare with an uninterrupted run byte for byte
+    (with one environment per seed, and with four: spec dev-num-envs)."""
+    args = ["train", "--steps", "1600", "--seeds", "2", "--chunk-steps", "500", "--num-envs", str(num_envs), "--quiet"]
     cmd, env = _cli(*args, "--out", str(tmp_path / "full"), cwd=tmp_path)
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
 

@@ -61,6 +61,24 @@ def add(buffer: ReplayBuffer, transition: Transition) -> ReplayBuffer:
     )
 
 
+def add_batch(buffer: ReplayBuffer, transitions: Transition) -> ReplayBuffer:
+    """Write ``n`` transitions (a leading axis of ``n <= capacity``) at ``position`` onwards, wrapping around.
+
+    The same buffer as ``n`` calls of :func:`add` in the order of the leading axis.
+    """
+    n = transitions.reward.shape[0]
+    capacity = buffer.capacity
+    if n > capacity:
+        raise ValueError(f"cannot add {n} transitions at once to a buffer of {capacity}")
+    idx = (buffer.position + jnp.arange(n)) % capacity
+    data = jax.tree.map(lambda store, x: store.at[idx].set(jnp.asarray(x, store.dtype)), buffer.data, transitions)
+    return ReplayBuffer(
+        data=data,
+        position=(buffer.position + n) % capacity,
+        size=jnp.minimum(buffer.size + n, capacity),
+    )
+
+
 def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Transition:
     """``batch_size`` transitions drawn uniformly with replacement from the filled part."""
     idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))

@@ -96,13 +96,16 @@ def uses_jax_loop(env_id: str, loop: str = "auto") -> bool:
 
 
 def train(config, *, env_id: str, seeds, out_dir: Path, loop: str = "auto", chunk_steps: int = 1000,
-          log_every: int = 1000, checkpoint_every: int = 10_000, checkpoint_minutes: float = 5.0,
+          num_envs: int = 1, log_every: int = 1000, checkpoint_every: int = 10_000, checkpoint_minutes: float = 5.0,
           progress: bool = True, dispatch: str = "auto") -> runner.RunResult:
     """A new run in ``out_dir`` with the loop that fits the task (``dispatch``: the host loop's, see
-    :func:`softq_ref.train.gym_loop.resolve_dispatch`)."""
+    :func:`softq_ref.train.gym_loop.resolve_dispatch`; ``num_envs``: the jitted loop's, see
+    :func:`softq_ref.train.jax_loop.check_num_envs`)."""
     if uses_jax_loop(env_id, loop):
         return runner.train_jax(config, env_id=env_id, seeds=seeds, out_dir=out_dir, chunk_steps=chunk_steps,
-                                progress=progress)
+                                num_envs=num_envs, progress=progress)
+    if num_envs != 1:
+        raise ValueError(f"num_envs is for the jitted loop; {env_id} trains in the host loop here")
     return gym_loop.train_gym(config, env_id=env_id, seeds=seeds, out_dir=out_dir, log_every=log_every,
                               checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
                               progress=progress, dispatch=dispatch)

@@ -26,9 +26,10 @@ from softq_ref.train import jax_loop
 CARRY_COPIES = 3
 
 
-def carry_bytes(algo, config, env) -> int:
+def carry_bytes(algo, config, env, num_envs: int = 1) -> int:
     """Bytes of one seed's loop carry (:func:`softq_ref.train.jax_loop.init_carry`), from shapes alone."""
-    shapes = eqx.filter_eval_shape(lambda key: jax_loop.init_carry(algo, config, env, key), jax.random.PRNGKey(0))
+    shapes = eqx.filter_eval_shape(lambda key: jax_loop.init_carry(algo, config, env, key, num_envs),
+                                   jax.random.PRNGKey(0))
     return int(sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(shapes) if hasattr(x, "dtype")))
 
 

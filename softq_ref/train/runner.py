@@ -48,9 +48,14 @@ def jax_env_of(env_id: str) -> JaxEnv:
     return task.jax_env()
 
 
-def _init_carries(algo, config, env, seeds):
+def num_envs_of(run: RunDir) -> int:
+    """Environments per seed of a jitted-loop run (``settings.num_envs``; 1 for runs written before it existed)."""
+    return int(run.settings.get("num_envs", 1))
+
+
+def _init_carries(algo, config, env, seeds, num_envs: int = 1):
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    carry = jax.vmap(lambda k: jax_loop.init_carry(algo, config, env, k))(keys)
+    carry = jax.vmap(lambda k: jax_loop.init_carry(algo, config, env, k, num_envs))(keys)
     # The target network starts as a copy of Q: give every leaf its own buffer so that
     # the chunk can donate the carry (donating one buffer twice is an error).
     return jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
@@ -83,7 +88,7 @@ def load_carry(run_dir: str | Path) -> tuple[dict, object, JaxEnv, jax_loop.Loop
     """``(meta, config, env, carry)`` of a jitted-loop run directory's checkpoint (all seeds)."""
     run = RunDir.open(run_dir)
     env = jax_env_of(run.env_id)
-    carry = run.load_checkpoint(_init_carries(run.algo, run.config, env, run.seeds))
+    carry = run.load_checkpoint(_init_carries(run.algo, run.config, env, run.seeds, num_envs_of(run)))
     return run.meta, run.config, env, carry
 
 
@@ -94,6 +99,7 @@ def train_jax(
     seeds: list[int] = (0,),
     out_dir: str | Path,
     chunk_steps: int = 1000,
+    num_envs: int = 1,
     resume: bool = False,
     extend_to: int | None = None,
     progress: bool = True,
@@ -103,7 +109,8 @@ def train_jax(
     Writes ``config.json``, ``metrics.csv`` and ``checkpoint.eqx`` in ``out_dir`` as it goes.
     With ``resume=True`` the configuration is read from ``out_dir`` (``config`` is ignored)
     and training continues from the checkpoint; ``extend_to`` (with ``resume``) raises the
-    run's ``total_steps``.  Raises :class:`TrainingDiverged` when a loss becomes non-finite.
+    run's ``total_steps``.  ``num_envs`` environments per seed (spec deviation ``dev-num-envs``,
+    recorded as ``settings.num_envs``; 1 is the paper's loop).  Raises :class:`TrainingDiverged` when a loss becomes non-finite.
     """
     out_dir = Path(out_dir)
     if resume:
@@ -118,10 +125,11 @@ def train_jax(
             raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
         if chunk_steps < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {chunk_steps}")
+        jax_loop.check_num_envs(algo, config, num_envs, chunk_steps)
         # Refuse what cannot fit before anything is allocated or written.
-        memory.check_fits(memory.carry_bytes(algo, config, env), len(seeds))
+        memory.check_fits(memory.carry_bytes(algo, config, env, num_envs), len(seeds))
         run = RunDir.create(out_dir, config=config, env_id=env_id, seeds=seeds, loop="jax",
-                            settings={"chunk_steps": int(chunk_steps)}, stat_names=env.stat_names)
+                            settings={"chunk_steps": int(chunk_steps), "num_envs": num_envs}, stat_names=env.stat_names)
     try:
         return _train(run, resume=resume, extend_to=extend_to, progress=progress)
     finally:
@@ -155,7 +163,8 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
     config, algo, seeds = run.config, run.algo, run.seeds
     env = jax_env_of(run.env_id)
     chunk_steps = int(run.settings.get("chunk_steps", 1000))
-    carry = _init_carries(algo, config, env, seeds)
+    num_envs = num_envs_of(run)
+    carry = _init_carries(algo, config, env, seeds, num_envs)
     done_steps = 0
     if resume:
         if run.has_checkpoint:
@@ -166,7 +175,8 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
                     raise
                 # Killed between the extension's checkpoint (buffer already grown) and its config
                 # update: the checkpoint fits the extended run.
-                carry = run.load_checkpoint(_init_carries(algo, config.replace(total_steps=int(extend_to)), env, seeds))
+                carry = run.load_checkpoint(
+                    _init_carries(algo, config.replace(total_steps=int(extend_to)), env, seeds, num_envs))
             done_steps = int(np.asarray(carry.env_steps)[0])
         else:
             print(f"softq-ref: {run.path} has no checkpoint yet; starting it again from step 0", file=sys.stderr)
@@ -174,6 +184,7 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
         if extend_to < max(done_steps, config.total_steps):
             raise ValueError(f"--steps {extend_to} is shorter than the run's {config.total_steps} steps; a run can only be extended")
         config = config.replace(total_steps=int(extend_to))
+        jax_loop.check_num_envs(algo, config, num_envs)
         carry = carry._replace(buffer=grow_buffer(carry.buffer, jax_loop.buffer_capacity(config)))
         # Checkpointed before the config says the run is longer: a kill at any point leaves a
         # checkpoint that the config (or the resume's --steps) describes.
@@ -187,14 +198,14 @@ def _train(run: RunDir, *, resume: bool, extend_to: int | None, progress: bool) 
     bar = tqdm(total=config.total_steps, initial=done_steps, unit="step", disable=not progress, desc=f"{algo.name} x{len(seeds)}")
     position = 0
     try:
-        for num_steps, learn in jax_loop.schedule(config, chunk_steps):
+        for num_steps, learn in jax_loop.schedule(config, chunk_steps, num_envs):
             begin, position = position, position + num_steps
             if position <= done_steps:
                 continue  # finished before the checkpoint we resumed from
             if begin < done_steps:  # a chunk cut short by a change of schedule (an extended run)
                 num_steps = position - done_steps
             if (num_steps, learn) not in compiled:
-                chunk = jax_loop.make_chunk(algo, config, env, num_steps, learn)
+                chunk = jax_loop.make_chunk(algo, config, env, num_steps, learn, num_envs)
                 compiled[(num_steps, learn)] = jax.jit(jax.vmap(chunk), donate_argnums=0)
             new_carry, stats = compiled[(num_steps, learn)](carry)
             stats = jax.device_get(stats)
