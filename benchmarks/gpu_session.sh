@@ -6,13 +6,14 @@
 #   tests:    the default test suite on the device (pytest -n, junit XML)          -> tests.log, tests.xml
 #   device:   the device section (python -m benchmarks --gpu): matmul ceilings, train_step in scan and per
 #             call, the host loop on HalfCheetah-v5, vmapped seeds 1..1024, the 16-point sweep -> device.log, .json
-#   mjx:      MJX HalfCheetah-v5: env steps/s for MJX_SCENES scenes, an SQL run of MJX_STEPS, then one
-#             scene's step again with every kernel and loop in CUDA graphs           -> mjx.log, mjx.json
+#   mjx:      MJX HalfCheetah-v5: env steps/s for MJX_SCENES scenes, an SQL run of MJX_STEPS stepping
+#             MJX_NUM_ENVS scenes per seed (default 64; spec dev-num-envs), then one scene's step again
+#             with every kernel and loop in CUDA graphs                              -> mjx.log, mjx.json
 #   dispatch: train_step per call and the host loop under four XLA_FLAGS sets       -> dispatch.log
 # The H200 run of 2026-11-30 (docs/benchmarks.md) took about 130 s for "device"; MJX's one-scene SQL run
 # makes about 30 steps/s there, so MJX_STEPS=0 (no run, the environment table only) unless the lease is long.
 # Budgets (seconds) come from the environment: T_DEVICE, T_DISPATCH, T_MJX, T_TESTS; MJX_STEPS (default 100000),
-# MJX_SCENES (default "1 64 1024 4096").
+# MJX_NUM_ENVS (default 64), MJX_SCENES (default "1 64 1024 4096"), MJX_CB (default 1; 0: no command-buffer step).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:?usage: bash benchmarks/gpu_session.sh OUT_DIR}"
@@ -47,10 +48,16 @@ part_device() {
 }
 
 part_mjx() {
-  stamp "mjx: MJX HalfCheetah-v5 (limit ${T_MJX:-150} s, ${MJX_STEPS:-100000} steps), then one scene under command buffers"
-  timeout "${T_MJX:-150}" bash benchmarks/gpu.sh --mjx --steps "${MJX_STEPS:-100000}" >"$OUT_DIR/mjx.log" 2>&1; stamp "   rc=$?"
-  cp "benchmarks/results/mjx-$BACKEND.json" "$OUT_DIR/mjx.json" 2>/dev/null || true
+  local envs="${MJX_NUM_ENVS:-64}"
+  stamp "mjx: MJX HalfCheetah-v5 (limit ${T_MJX:-150} s, ${MJX_STEPS:-100000} steps, $envs envs per seed), then one scene under command buffers"
+  timeout "${T_MJX:-150}" bash benchmarks/gpu.sh --mjx --steps "${MJX_STEPS:-100000}" --num-envs "$envs" >"$OUT_DIR/mjx.log" 2>&1
+  stamp "   rc=$?"
+  local suffix=""; [[ "$envs" != 1 ]] && suffix="-envs$envs"
+  cp "benchmarks/results/mjx-$BACKEND$suffix.json" "$OUT_DIR/mjx.json" 2>/dev/null \
+    || cp "benchmarks/results/mjx-$BACKEND-env-only.json" "$OUT_DIR/mjx.json" 2>/dev/null || true
   # The same one-scene step with every kernel and loop in CUDA graphs (docs/scale.md, "On a GPU"); no run.
+  # MJX_CB=0 leaves it out (90 s at most).
+  [[ "${MJX_CB:-1}" == 0 ]] && return
   echo "--- XLA_FLAGS=$CB_FLAGS" >>"$OUT_DIR/mjx.log"
   XLA_FLAGS="$CB_FLAGS" MJX_SCENES="1" timeout 90 bash benchmarks/gpu.sh --mjx --steps 0 >>"$OUT_DIR/mjx.log" 2>&1
   stamp "   rc=$? (command buffers)"

@@ -451,23 +451,28 @@ def tiny_config(steps: int, **changes):
 
 
 @pytest.mark.slow
-def test_the_jitted_loop_trains_vmapped_seeds_on_mjx_half_cheetah(tmp_path):
-    """``--loop jax``: two seeds as one program; the run directory records the jitted loop."""
+@pytest.mark.parametrize("num_envs", [1, 4])
+def test_the_jitted_loop_trains_vmapped_seeds_on_mjx_half_cheetah(tmp_path, num_envs):
+    """``--loop jax``: two seeds as one program, each stepping ``num_envs`` scenes (spec dev-num-envs);
+    the run directory records the jitted loop."""
     from softq_ref.io import checkpoint as ckpt
     from softq_ref.train import launch
 
     config = tiny_config(60, min_replay_size=20, hidden_sizes=(16, 16), batch_size=8, num_fixed_particles=2,
                          num_updated_particles=2, value_samples=2)
     result = launch.train(config, env_id="HalfCheetah-v5", seeds=[0, 1], out_dir=tmp_path / "run", loop="jax",
-                          chunk_steps=20, progress=False)
+                          chunk_steps=20, num_envs=num_envs, progress=False)
     assert result.env_steps == 60
     assert json.loads((tmp_path / "run" / "config.json").read_text())["loop"] == "jax"
     rows = ckpt.read_metrics(tmp_path / "run" / "metrics.csv")
     assert {r["seed"] for r in rows} == {"0", "1"}
     assert all(np.isfinite(float(r["q_loss"])) for r in rows if r["q_loss"])
-    assert np.asarray(result.carry.env_state.qpos).shape == (2, 9)
-    # The two seeds act in different states (vmapped, not copies of one).
-    assert not np.allclose(np.asarray(result.carry.env_state.qpos[0]), np.asarray(result.carry.env_state.qpos[1]))
+    qpos = np.asarray(result.carry.env_state.qpos)
+    assert qpos.shape == ((2, 9) if num_envs == 1 else (2, num_envs, 9))
+    # The two seeds act in different states (vmapped, not copies of one), and so do a seed's scenes.
+    assert not np.allclose(qpos[0], qpos[1])
+    if num_envs > 1:
+        assert not np.allclose(qpos[0, 0], qpos[0, 1])
 
 
 # ----------------------------------------------------------------------------- learning (slow)
@@ -545,3 +550,22 @@ def test_on_an_accelerator_the_automatic_choice_trains_half_cheetah_in_mjx(tmp_p
     assert result.env_steps == 5000
     print(f"MJX HalfCheetah-v5, SQL mujoco preset, 4 seeds x 5000 steps: {seconds:.1f} s "
           f"({4 * 5000 / seconds:.0f} env steps/s with compile)")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(jax.default_backend() == "cpu", reason="needs an accelerator (jax.default_backend() is cpu)")
+def test_on_an_accelerator_64_scenes_per_seed_train_half_cheetah_in_mjx(tmp_path):
+    """Spec dev-num-envs on the device: 2 seeds x 64 MJX scenes, 20,480 steps each, one update per step."""
+    import time
+
+    from softq_ref.train import launch
+
+    config = tiny_config(20_480)
+    start = time.time()
+    result = launch.train(config, env_id="HalfCheetah-v5", seeds=[0, 1], out_dir=tmp_path / "run", loop="jax",
+                          chunk_steps=5120, num_envs=64, progress=False)
+    seconds = time.time() - start
+    assert result.env_steps == 20_480
+    assert np.asarray(result.carry.buffer.size).tolist() == [20_480, 20_480]
+    print(f"MJX HalfCheetah-v5, SQL mujoco preset, 2 seeds x 64 scenes x 20,480 steps: {seconds:.1f} s "
+          f"({2 * 20_480 / seconds:.0f} env steps/s with compile)")
