@@ -49,7 +49,7 @@ part_device() {
 
 part_mjx() {
   local envs="${MJX_NUM_ENVS:-64}"
-  stamp "mjx: MJX HalfCheetah-v5 (limit ${T_MJX:-150} s, ${MJX_STEPS:-100000} steps, $envs envs per seed), then one scene under command buffers"
+  stamp "mjx: MJX HalfCheetah-v5 (limit ${T_MJX:-150} s, ${MJX_STEPS:-100000} steps, $envs envs per seed)$([[ "${MJX_CB:-1}" == 0 ]] || echo ', then one scene under command buffers')"
   timeout "${T_MJX:-150}" bash benchmarks/gpu.sh --mjx --steps "${MJX_STEPS:-100000}" --num-envs "$envs" >"$OUT_DIR/mjx.log" 2>&1
   stamp "   rc=$?"
   local suffix=""; [[ "$envs" != 1 ]] && suffix="-envs$envs"
