@@ -111,6 +111,23 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
             return jnp.zeros((num_stats,), jnp.int32)
         return jnp.asarray(env.episode_stats(info), jnp.int32)
 
+    def advance(carry, key, agent, buffer, env_state, reward, terminated, truncated, stats, metrics, updated, steps):
+        # The bookkeeping after a step (one environment, or num_envs at once): episode returns and
+        # counters, the new carry, and the step's outputs.
+        ended = jnp.logical_or(terminated, truncated)
+        episode_return = carry.episode_return + reward
+        episode_stats = jnp.where(ended[..., None], stats, 0)
+        out = (metrics, updated, ended, jnp.where(ended, episode_return, 0.0), episode_stats)
+        new = LoopCarry(
+            agent=agent,
+            buffer=buffer,
+            env_state=env_state,
+            key=key,
+            env_steps=carry.env_steps + steps,
+            episode_return=jnp.where(ended, 0.0, episode_return),
+        )
+        return new, out
+
     def one_step(carry: LoopCarry, _):
         key, k_act, k_env, k_batch, k_train = jax.random.split(carry.key, 5)
         obs = env.observe(carry.env_state)
@@ -125,19 +142,8 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
             agent, metrics, updated = update(algo, config, agent, buffer, k_batch, k_train)
         else:
             metrics, updated = {}, jnp.bool_(False)
-        ended = jnp.logical_or(terminated, truncated)
-        episode_return = carry.episode_return + reward
-        episode_stats = jnp.where(ended, stats_of(info), 0)
-        out = (metrics, updated, ended, jnp.where(ended, episode_return, 0.0), episode_stats)
-        new = LoopCarry(
-            agent=agent,
-            buffer=buffer,
-            env_state=env_state,
-            key=key,
-            env_steps=carry.env_steps + 1,
-            episode_return=jnp.where(ended, 0.0, episode_return),
-        )
-        return new, out
+        return advance(carry, key, agent, buffer, env_state, reward, terminated, truncated, stats_of(info), metrics,
+                       updated, 1)
 
     def batched_step(carry: LoopCarry, _):
         # One iteration of dev-num-envs: act and step in every environment, store, then update num_envs times.
@@ -160,19 +166,9 @@ def make_chunk(algo: Algorithm, config, env: JaxEnv, num_steps: int, learn: bool
             agent, (metrics, updated) = jax.lax.scan(one_update, agent, keys)
         else:
             metrics, updated = {}, jnp.zeros((num_envs,), bool)
-        ended = jnp.logical_or(terminated, truncated)
-        episode_return = carry.episode_return + reward
-        episode_stats = jnp.where(ended[:, None], jax.vmap(stats_of, axis_size=num_envs)(info), 0)
-        out = (metrics, updated, ended, jnp.where(ended, episode_return, 0.0), episode_stats)
-        new = LoopCarry(
-            agent=agent,
-            buffer=buffer,
-            env_state=env_state,
-            key=key,
-            env_steps=carry.env_steps + num_envs,
-            episode_return=jnp.where(ended, 0.0, episode_return),
-        )
-        return new, out
+        stats = jax.vmap(stats_of, axis_size=num_envs)(info)
+        return advance(carry, key, agent, buffer, env_state, reward, terminated, truncated, stats, metrics, updated,
+                       num_envs)
 
     def run_steps(carry: LoopCarry):
         if num_envs == 1:
