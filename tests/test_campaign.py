@@ -166,6 +166,9 @@ BAD = {
     "unknown source": (TINY + "init_from = 'nowhere'\n", "names no group"),
     "not toml": ("[campaign\n", "not valid TOML"),
     "reserved config": (TINY.replace("batch_size = 16", "total_steps = 5"), "config may not set"),
+    "num_envs off the jitted loop": (TINY + "num_envs = 2\n", 'num_envs is for the jitted loop; set loop = "jax"'),
+    "num_envs not dividing steps": (TINY + "loop = 'jax'\nnum_envs = 7\n", "must be multiples of num_envs (7)"),
+    "num_envs zero": (TINY + "loop = 'jax'\nnum_envs = 0\n", "num_envs must be a positive integer"),
 }
 
 
@@ -314,3 +317,25 @@ def test_locomotion_evaluations_record_the_net_displacement():
     (plain,) = rollout_gym(DDPG, DDPG.init(DDPGConfig(hidden_sizes=(8,)), 2, 2, jax.random.PRNGKey(0)),
                            "softq_ref/MultiGoal-v0", jax.random.PRNGKey(1), 1, seed=3)
     assert "x_displacement" not in plain  # a task that reports no x position gets no such field
+
+
+def test_a_group_with_several_environments_per_seed_trains_them_and_keeps_old_fingerprints(tmp_path):
+    """``num_envs`` (spec dev-num-envs) reaches the run directory; a group without it keeps the fingerprint
+    its finished runs were recorded with (no ``num_envs`` key), so adding the option staled nothing."""
+    from softq_ref.io.run_dir import RunDir
+
+    (tmp_path / "tiny.toml").write_text(TINY.replace("seeds = [0, 1]", "seeds = [0]") + "loop = 'jax'\nnum_envs = 2\n")
+    campaign = load(tmp_path / "tiny.toml")
+    (run,) = campaign.runs
+    assert run.group.num_envs == 2 and run.group.fingerprint()["num_envs"] == 2
+    assert "num_envs" not in load_text(tmp_path, TINY).groups[0].fingerprint()
+    runner.execute(campaign, run, say=lambda _: None)
+    data = json.loads(runner.result_path(campaign, run).read_text())
+    assert [e["step"] for e in data["evaluations"]] == [150, 300]
+    assert RunDir.open(runner.work_dir(campaign, run) / runner.TRAIN).settings["num_envs"] == 2
+
+
+def load_text(tmp_path, text):
+    path = tmp_path / "other.toml"
+    path.write_text(text)
+    return load(path)

@@ -20,6 +20,7 @@ A campaign is one TOML file (``experiments/<name>.toml``)::
     config = {min_replay_size = 1000}   # optional: other config fields, applied after the preset
     init_from = "sql-pretrain"      # optional: start from the same seed's final agent of that group
     loop = "auto"                   # optional: "gym" forces the host loop, "jax" the jitted one (MJX)
+    num_envs = 64                   # optional, with loop = "jax": environments per seed (spec dev-num-envs)
 
 Every mistake in the file is a :class:`CampaignError` with one line naming the file and the key.
 The group's checked settings (:meth:`Group.fingerprint`) are stored with every run it starts, so a
@@ -42,7 +43,7 @@ _TOP_KEYS = {"campaign", "group"}
 _CAMPAIGN_KEYS = {"name", "description", "fixed", "steps", "eval_every", "eval_episodes", "seeds",
                   "estimated_wall_time", "notes"}
 _GROUP_KEYS = {"name", "task", "algo", "preset", "alpha", "eval_modes", "config", "init_from", "loop", "seeds",
-               "steps", "eval_every", "notes"}
+               "steps", "eval_every", "notes", "num_envs"}
 #: Config fields a group may not set: the run length is the campaign's, the preset is ``preset``.
 _RESERVED_CONFIG = {"total_steps", "preset", "alpha"}
 
@@ -68,6 +69,7 @@ class Group:
     config: dict = field(default_factory=dict)
     init_from: str | None = None
     loop: str = "auto"
+    num_envs: int = 1
 
     def eval_steps(self) -> list[int]:
         """The steps at which a run is evaluated: every ``eval_every``, and the last step."""
@@ -84,7 +86,8 @@ class Group:
         return json.loads(json.dumps({"task": self.task, "algo": self.algo, "preset": self.preset, "alpha": self.alpha,
                 "config": dict(sorted(self.config.items())), "steps": self.steps, "eval_every": self.eval_every,
                 "eval_episodes": self.eval_episodes, "eval_modes": list(self.eval_modes),
-                "init_from": self.init_from, "loop": self.loop}))
+                "init_from": self.init_from, "loop": self.loop}
+                | ({"num_envs": self.num_envs} if self.num_envs != 1 else {})))  # runs from before the key keep theirs
 
 
 @dataclass(frozen=True)
@@ -267,11 +270,21 @@ def _group(path, i, g, steps, eval_every, episodes, seeds) -> Group:
     loop = g.get("loop", "auto")
     if loop not in LOOPS:
         raise _fail(path, f"{where}: loop must be one of {LOOPS}, got {loop!r}")
+    num_envs = _pos_int(path, f"{where} num_envs", g.get("num_envs", 1))
+    if num_envs != 1:
+        if loop != "jax":
+            raise _fail(path, f"{where}: num_envs is for the jitted loop; set loop = \"jax\"")
+        if group_steps % num_envs or group_every % num_envs:
+            raise _fail(path, f"{where}: steps ({group_steps}) and eval_every ({group_every}) must be multiples of "
+                              f"num_envs ({num_envs})")
+        if init_from is not None:
+            raise _fail(path, f"{where}: init_from is supported with the host loop only, not with num_envs")
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
     return Group(name=name, task=g["task"], algo=g["algo"],
                  seeds=_seeds(path, f"{where} seeds", g.get("seeds", list(seeds))), steps=group_steps,
                  eval_every=group_every, eval_episodes=episodes, eval_modes=tuple(modes), preset=preset,
-                 alpha=None if alpha is None else float(alpha), config=config, init_from=init_from, loop=loop)
+                 alpha=None if alpha is None else float(alpha), config=config, init_from=init_from, loop=loop,
+                 num_envs=num_envs)
 
 
 def _check_acyclic(path, by_name) -> None:
