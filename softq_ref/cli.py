@@ -143,7 +143,8 @@ def _sweep(args) -> int:
     from softq_ref.train import launch, sweep
 
     if args.resume:
-        given = [f"--{n.replace('_', '-')}" for n in ("env", "algo", "preset", "steps", "max_path_length", "out", "chunk_steps")
+        given = [f"--{n.replace('_', '-')}" for n in ("env", "algo", "preset", "steps", "max_path_length", "out", "chunk_steps",
+                                                     "num_envs")
                  if getattr(args, n) is not None]
         given += [f"--{n.replace('_', '-')}" for n in SWEEP_SHORTCUTS if getattr(args, n) is not None]
         given += ["--grid"] * bool(args.grid) + ["--seeds"] * (args.seeds is not None) + ["--seed"] * (args.seed is not None)
@@ -170,7 +171,7 @@ def _sweep(args) -> int:
         seeds_n = 1 if args.seeds is None else args.seeds
         if seeds_n < 1:
             raise UserError(f"--seeds must be >= 1, got {seeds_n}")
-        for name in ("chunk_steps", "steps", "max_path_length"):
+        for name in ("chunk_steps", "steps", "max_path_length", "num_envs"):
             if getattr(args, name) is not None and getattr(args, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
         algo = args.algo or "sql"
@@ -185,10 +186,12 @@ def _sweep(args) -> int:
         config = launch.make_config(algo, env_id, preset=args.preset, steps=args.steps, alpha=base_alpha,
                                     max_path_length=args.max_path_length)
         first = 0 if args.seed is None else args.seed
+        num_envs = args.num_envs or 1
         out = Path(args.out) if args.out else Path("runs") / f"sweep-{algo}-{env_id.replace('/', '_').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = _interruptible(out, lambda: sweep.sweep(
             config, grid=grid, seeds=list(range(first, first + seeds_n)), env_id=env_id, out_dir=out,
-            chunk_steps=args.chunk_steps or 1000, num_devices=args.devices, progress=not args.quiet))
+            chunk_steps=args.chunk_steps or -(-1000 // num_envs) * num_envs, num_envs=num_envs,
+            num_devices=args.devices, progress=not args.quiet))
     if result is None:
         return 130
     print(f"swept {len(result.points)} grid points, {result.env_steps} steps each; sweep directory: {result.sweep_dir}")
@@ -323,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", default=None, help="sweep directory, new or empty (default: runs/sweep-<algo>-<env>-<time>)")
     sw.add_argument("--resume", default=None, metavar="SWEEP_DIR", help="continue an interrupted sweep")
     sw.add_argument("--chunk-steps", type=int, default=None, help="steps per compiled chunk (default: 1000)")
+    sw.add_argument("--num-envs", type=int, default=None,
+                    help="environments per grid point, with as many updates per iteration (default: 1; spec dev-num-envs)")
     sw.add_argument("--devices", type=int, default=None, help="use the first N local devices (default: all)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=_sweep)

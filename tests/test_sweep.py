@@ -219,6 +219,8 @@ def test_sweep_on_four_forced_host_devices_matches_points_trained_alone(tmp_path
     (["--alpha", "1", "--grid", "alpha=2"], "--alpha and --grid alpha both given"),
     (["--devices", "99"], "--devices 99: this process sees"),
     (["--env", "Pendulum-v1"], "has no JAX version"),
+    (["--num-envs", "7"], "total_steps (60) must be a multiple of num_envs (7)"),
+    (["--num-envs", "0"], "--num-envs must be > 0"),
 ])
 def test_bad_grid_is_one_line_and_nonzero(argv, message, capsys, tmp_path):
     code = main(["sweep", "--quiet", "--steps", "60", "--out", str(tmp_path / "s"), *argv])
@@ -226,6 +228,23 @@ def test_bad_grid_is_one_line_and_nonzero(argv, message, capsys, tmp_path):
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "s").exists()  # nothing written
+
+
+def test_a_sweep_with_several_environments_per_point_equals_its_point_trained_alone(tmp_path):
+    """Spec dev-num-envs in a sweep: two environments per point; the manifest and the point's run record them."""
+    config = SQLConfig(**TINY)
+    result = sweep.sweep(config, grid={"alpha": ["1", "10"]}, seeds=[0], env_id=MULTIGOAL, out_dir=tmp_path / "s",
+                         chunk_steps=CHUNK, num_envs=2, progress=False)
+    p = result.points[1]
+    alone = runner.train_jax(config.replace(**p.hparams), env_id=MULTIGOAL, seeds=[p.seed], out_dir=tmp_path / "alone",
+                             chunk_steps=CHUNK, num_envs=2, progress=False)
+    assert np.asarray(alone.carry.episode_return).shape == (1, 2)
+    assert mismatches(jax.tree.map(lambda x: x[1:2], result.carry), alone.carry) == []
+    assert same_rows(result.run_dirs[1], tmp_path / "alone")
+    assert RunDir.open(result.run_dirs[1]).settings["num_envs"] == 2
+    assert sweep.read_manifest(tmp_path / "s")["num_envs"] == 2
+    # The must-fail twin: the other point (alpha 1) is told apart from this one.
+    assert mismatches(jax.tree.map(lambda x: x[0:1], result.carry), alone.carry) != []
 
 
 def test_sweep_refuses_a_directory_in_use_and_flags_with_resume(swept, capsys, tmp_path):

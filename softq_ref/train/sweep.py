@@ -181,7 +181,7 @@ def point_config(config, point: GridPoint):
     return config.replace(**point.hparams)
 
 
-def init_point_carries(algo, config, env, points: list[GridPoint]):
+def init_point_carries(algo, config, env, points: list[GridPoint], num_envs: int = 1):
     """The stacked initial carries: point ``i`` is the carry a one-seed run of its config would start from.
 
     Every point is initialised with the base config (one program), then its traced fields are
@@ -189,7 +189,7 @@ def init_point_carries(algo, config, env, points: list[GridPoint]):
     initialising with the point's own config.
     """
     keys = jnp.stack([jax.random.PRNGKey(p.seed) for p in points])
-    carry = jax.vmap(lambda k: jax_loop.init_carry(algo, config, env, k))(keys)
+    carry = jax.vmap(lambda k: jax_loop.init_carry(algo, config, env, k, num_envs))(keys)
     if any(p.hparams for p in points):
         agents = [algo.with_hparams(jax.tree.map(lambda x, i=i: x[i], carry.agent), **p.hparams) for i, p in enumerate(points)]
         carry = carry._replace(agent=jax.tree.map(lambda *xs: jnp.stack(xs), *agents))
@@ -204,18 +204,26 @@ def _slice(tree, i: int):
 
 
 def sweep(config, *, grid: dict[str, list], seeds: list[int], env_id: str, out_dir: str | Path,
-          chunk_steps: int = 1000, num_devices: int | None = None, progress: bool = True) -> SweepResult:
-    """Train every point of ``seeds x grid`` as one vmapped, sharded program; one run directory per point."""
+          chunk_steps: int = 1000, num_envs: int = 1, num_devices: int | None = None,
+          progress: bool = True) -> SweepResult:
+    """Train every point of ``seeds x grid`` as one vmapped, sharded program; one run directory per point.
+
+    ``num_envs``: environments per point (spec deviation ``dev-num-envs``; 1 is the paper's loop).
+    """
     out_dir = Path(out_dir)
     env = runner.jax_env_of(env_id)
     algo = registry.for_config(config)
     runner._check_action_space(algo, env.action_space, env_id)
     if chunk_steps < 1:
         raise SweepError(f"chunk_steps must be >= 1, got {chunk_steps}")
+    try:
+        jax_loop.check_num_envs(algo, config, num_envs, chunk_steps)
+    except ValueError as err:
+        raise SweepError(str(err)) from None
     points = make_grid(config, grid, seeds)
     mesh = grid_mesh(num_devices)  # checked before anything is written
     try:  # the padded grid's loop state, refused up front when it cannot fit
-        memory.check_fits(memory.carry_bytes(algo, config, env), padded_size(len(points), mesh.size))
+        memory.check_fits(memory.carry_bytes(algo, config, env, num_envs), padded_size(len(points), mesh.size))
     except ValueError as err:
         raise SweepError(str(err).replace(" seeds ", " grid points ")) from None
     _check_new_sweep_dir(out_dir)
@@ -224,7 +232,8 @@ def sweep(config, *, grid: dict[str, list], seeds: list[int], env_id: str, out_d
     try:
         for p in points:
             runs.append(RunDir.create(out_dir / p.name, config=point_config(config, p), env_id=env_id, seeds=[p.seed],
-                                      loop="jax", settings={"chunk_steps": int(chunk_steps)}, stat_names=env.stat_names))
+                                      loop="jax", settings={"chunk_steps": int(chunk_steps), "num_envs": num_envs},
+                                      stat_names=env.stat_names))
         write_json_atomic(out_dir / MANIFEST, {
             "schema": MANIFEST_SCHEMA,
             "algo": algo.name,
@@ -233,9 +242,11 @@ def sweep(config, *, grid: dict[str, list], seeds: list[int], env_id: str, out_d
             "grid": {k: sorted({p.hparams[k] for p in points}) for k in grid},
             "seeds": [int(s) for s in dict.fromkeys(p.seed for p in points)],
             "chunk_steps": int(chunk_steps),
+            "num_envs": num_envs,
             "points": [{"dir": p.name, "seed": p.seed, "hparams": p.hparams} for p in points],
         })
-        return _run(config, algo, env, points, runs, mesh, chunk_steps, resume=False, progress=progress, out_dir=out_dir)
+        return _run(config, algo, env, points, runs, mesh, chunk_steps, num_envs, resume=False, progress=progress,
+                    out_dir=out_dir)
     finally:
         for r in runs:
             r.release()
@@ -258,8 +269,8 @@ def resume(sweep_dir: str | Path, *, num_devices: int | None = None, progress: b
                 raise SweepError(f"{run.path}: its config.json does not match the point recorded in {sweep_dir / MANIFEST}")
             run.acquire()
             runs.append(run)
-        return _run(config, algo, env, points, runs, mesh, int(manifest["chunk_steps"]), resume=True,
-                    progress=progress, out_dir=sweep_dir)
+        return _run(config, algo, env, points, runs, mesh, int(manifest["chunk_steps"]),
+                    int(manifest.get("num_envs", 1)), resume=True, progress=progress, out_dir=sweep_dir)
     finally:
         for r in runs:
             r.release()
@@ -289,8 +300,8 @@ def _check_new_sweep_dir(path: Path) -> None:
         raise SweepError(f"{path} {what}; choose a new or empty directory")
 
 
-def _run(config, algo, env, points, runs, mesh, chunk_steps, *, resume, progress, out_dir) -> SweepResult:
-    carry = init_point_carries(algo, config, env, points)
+def _run(config, algo, env, points, runs, mesh, chunk_steps, num_envs, *, resume, progress, out_dir) -> SweepResult:
+    carry = init_point_carries(algo, config, env, points, num_envs)
     done = np.zeros(len(points), np.int64)
     if resume:
         loaded = []
@@ -303,7 +314,7 @@ def _run(config, algo, env, points, runs, mesh, chunk_steps, *, resume, progress
             loaded.append(c)
         carry = jax.tree.map(lambda *xs: jnp.concatenate(xs), *loaded)
     writers = [run.metrics_writer(resume_step=int(done[i]) if resume else None) for i, run in enumerate(runs)]
-    schedule = jax_loop.schedule(config, chunk_steps)
+    schedule = jax_loop.schedule(config, chunk_steps, num_envs)
     ends = np.cumsum([n for n, _ in schedule])
     sharding = NamedSharding(mesh, PartitionSpec("grid"))
     num_devices = mesh.devices.size
@@ -323,7 +334,7 @@ def _run(config, algo, env, points, runs, mesh, chunk_steps, *, resume, progress
             size = padded_size(todo.size, num_devices)
             key = (num_steps, learn, size)
             if key not in compiled:
-                chunk = jax_loop.make_chunk(algo, config, env, num_steps, learn)
+                chunk = jax_loop.make_chunk(algo, config, env, num_steps, learn, num_envs)
                 compiled[key] = jax.jit(jax.vmap(chunk), in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
             part = carry if todo.size == len(points) else jax.tree.map(lambda x: x[todo], carry)
             part = jax.device_put(_pad(part, size), sharding)
