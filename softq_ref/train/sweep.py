@@ -339,7 +339,10 @@ def _run(config, algo, env, points, runs, mesh, chunk_steps, num_envs, *, resume
             part = carry if todo.size == len(points) else jax.tree.map(lambda x: x[todo], carry)
             part = jax.device_put(_pad(part, size), sharding)
             new_part, stats = compiled[key](part)
-            new_part, stats = jax.device_get((new_part, stats))
+            # Only the statistics come to the host here; the carry stays on the device(s) for the next
+            # chunk and is copied to the host once, below, for the checkpoints (it used to make the round
+            # trip: the whole carry, replay buffers included, down and up again after every chunk).
+            stats = jax.device_get(stats)
             runner._check_metric_names(algo, stats.metrics)
             bad = np.asarray(stats.first_nonfinite)[: todo.size]
             if np.any(bad >= 0):
@@ -350,15 +353,16 @@ def _run(config, algo, env, points, runs, mesh, chunk_steps, num_envs, *, resume
                     f"non-finite {what} at step {end - num_steps + int(bad[i]) + 1} of point {p.name}; sweep stopped,"
                     f" every point keeps its checkpoint from step {end - num_steps} (resume with --resume {out_dir})")
             new_part = jax.tree.map(lambda x: x[: todo.size], new_part)
+            on_host = jax.device_get(new_part)
             if todo.size == len(points):
-                carry = jax.tree.map(jnp.asarray, new_part)
+                carry = new_part
             else:
                 carry = jax.tree.map(lambda x, y: jnp.asarray(x).at[todo].set(y), carry, new_part)
             wall = round(time.time() - start, 3)
             for j, i in enumerate(todo):
                 writers[i].write([runner.metrics_row(env, stats, j, int(end), points[i].seed, wall,
                                                        on_policy=algo.on_policy)])
-                runs[i].save_checkpoint(jax.tree.map(lambda x: x[j:j + 1], new_part))
+                runs[i].save_checkpoint(jax.tree.map(lambda x: x[j:j + 1], on_host))
                 done[i] = end
             bar.update(num_steps * todo.size)
     finally:
