@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softq_ref.agent import SQL, replay
 from softq_ref.agent.config import SQLConfig
@@ -53,6 +55,13 @@ def _batched_equals_sequential(add_batch, capacity, batches):
 
 @pytest.mark.parametrize("capacity, batches", [(8, [3, 3, 3, 3]), (6, [6, 6, 2]), (5, [1, 4, 2, 5]), (7, [3])])
 def test_add_batch_is_n_sequential_adds(capacity, batches):
+    assert _batched_equals_sequential(replay.add_batch, capacity, batches)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 9).flatmap(lambda c: st.tuples(st.just(c), st.lists(st.integers(1, c), min_size=1, max_size=5))))
+def test_add_batch_is_n_sequential_adds_for_any_capacity_and_batches(case):
+    capacity, batches = case
     assert _batched_equals_sequential(replay.add_batch, capacity, batches)
 
 
