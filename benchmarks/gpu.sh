@@ -14,7 +14,8 @@
 #   bash benchmarks/gpu.sh --mjx --quick  # smoke run, also on a CPU (forces the jitted loop there)
 #   MJX_SCENES="1 4096" bash benchmarks/gpu.sh --mjx ...   # only these scene counts in the env-step table
 #   bash benchmarks/gpu.sh --mjx --steps 0        # the env-step table only, no training run
-#   bash benchmarks/gpu.sh --mjx --steps 200000   # a shorter run where a device lease is short: its
+#   bash benchmarks/gpu.sh --mjx --steps 200000   # a shorter run where a device lease is short (made the
+#                                         # warm-up and whole chunks, so no extra compile is timed): its
 #                                         # steady rate (metrics.csv's wall_time, compile excluded) is then
 #                                         # extrapolated to 1M steps and reported as an extrapolation
 #   bash benchmarks/gpu.sh --mjx --num-envs 64    # the run steps 64 MJX scenes per seed, 64 updates per
@@ -125,20 +126,27 @@ if total == 0:  # --steps 0: the environment figures only
 loop = "jax" if quick else "auto"
 num_envs = int(os.environ["MJX_NUM_ENVS"])
 total = -(-total // num_envs) * num_envs  # whole iterations (spec dev-num-envs); 1M is a multiple of 64
+chunk = 1000 if quick or total <= 50_000 else 10_000
+chunk = -(-chunk // num_envs) * num_envs
 config = launch.make_config("sql", "HalfCheetah-v5", steps=total)
 if quick:
     config = config.replace(min_replay_size=1000)
+if not quick and total != 1_000_000:
+    # A shorter run is there for its steady rate: make it the warm-up and whole chunks, so that no shorter
+    # last chunk compiles a third program inside the timed rows (jax_loop.schedule's warm-up rounding).
+    warm = -(-config.min_replay_size // num_envs) * num_envs
+    total = warm + max(2, (total - warm) // chunk) * chunk
+    config = config.replace(total_steps=total)
 chosen = launch.uses_jax_loop("HalfCheetah-v5", loop)
 print(f"--loop {loop} on {backend}: {'jitted loop (MJX)' if chosen else 'host loop (C MuJoCo)'}", flush=True)
 if not chosen:
     sys.exit("the automatic choice did not pick MJX on this device; is it an accelerator?")
 run_dir = Path(tempfile.mkdtemp(prefix="mjx-cheetah-"))
 t0 = time.perf_counter()
-chunk = 1000 if quick or total <= 50_000 else 10_000
 print(f"{num_envs} environment(s) per seed, {total // num_envs} iterations of {num_envs} steps and as many updates",
       flush=True)
 launch.train(config, env_id="HalfCheetah-v5", seeds=[0], out_dir=run_dir / "run", loop=loop,
-             chunk_steps=-(-chunk // num_envs) * num_envs, num_envs=num_envs, progress=True)
+             chunk_steps=chunk, num_envs=num_envs, progress=True)
 seconds = time.perf_counter() - t0
 meta = json.loads((run_dir / "run" / "config.json").read_text())
 lines = (run_dir / "run" / "metrics.csv").read_text().splitlines()
