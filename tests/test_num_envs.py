@@ -219,3 +219,21 @@ def test_a_run_with_several_environments_records_them_loads_and_reports_divergen
         train_jax(bad, seeds=[0], out_dir=tmp_path / "bad", chunk_steps=300, num_envs=4, progress=False)
     step = int(re.search(r"at step (\d+)", str(err.value)).group(1))
     assert 100 < step <= 400 and "last good checkpoint (step 100)" in str(err.value)
+
+
+# --------------------------------------------------------------------------- the benchmark script
+def test_the_num_envs_benchmark_runs_and_refuses_a_step_count_it_cannot_split(tmp_path, capsys):
+    import json
+
+    from benchmarks import num_envs as bench
+
+    with pytest.raises(SystemExit) as err:
+        bench.main(["--steps", "1000", "--num-envs", "1", "3"])
+    assert err.value.code == 2 and "--steps 1000 is not a multiple of --num-envs 3" in capsys.readouterr().err
+    out = tmp_path / "figures.json"
+    assert bench.main(["--steps", "400", "--seeds", "1", "--num-envs", "1", "4", "--chunk-steps", "150",
+                       "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [r["num_envs"] for r in results] == [1, 4]
+    assert all(len(r["goals"]) == 1 and r["wall_s"] > 0 for r in results)
+    assert "| 4 |" in capsys.readouterr().out
