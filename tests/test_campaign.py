@@ -339,3 +339,23 @@ def load_text(tmp_path, text):
     path = tmp_path / "other.toml"
     path.write_text(text)
     return load(path)
+
+
+def test_status_estimates_the_time_left_from_the_runs_rates(tmp_path):
+    """Two partial runs of one group (200 steps in 20 s, 100 in 10 s): 0.1 s a step, so their 300 steps left
+    take 30 s; the runs of a group of another algorithm with no run yet have no rate."""
+    import dataclasses
+
+    text = TINY + "\n[[group]]\nname = 'other'\ntask = 'softq_ref/MultiGoal-v0'\nalgo = 'ddpg'\n"
+    campaign = load_text(tmp_path, text)
+    a0, a1, b0, b1 = campaign.runs
+    partial = [runner.RunStatus(a0, "partial", 200, 1, 20.0), runner.RunStatus(a1, "partial", 100, 0, 10.0)]
+    missing = [runner.RunStatus(r, "missing", 0, 0, 0.0) for r in (b0, b1)]
+    assert runner.remaining_time(partial + missing) == (pytest.approx(30.0), 2, 4)
+    assert "about 0m30s of training left" in runner.format_status(campaign, partial + missing)[-1]
+    # A group with no run of its own borrows its algorithm's rate from the campaign's other groups.
+    same_algo = dataclasses.replace(campaign.groups[1], algo="sql")
+    borrowed = [runner.RunStatus(Run(same_algo, 0), "missing", 0, 0, 0.0)]
+    assert runner.remaining_time(partial + borrowed) == (pytest.approx(30.0 + 30.0), 0, 3)
+    assert "no time estimate yet: none of the 2 unfinished" in runner.format_status(campaign, missing)[-1]
+    assert runner.remaining_time([runner.RunStatus(a0, "stale", 200, 1, 20.0)]) is None  # nothing to train

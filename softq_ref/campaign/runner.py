@@ -569,7 +569,44 @@ def format_status(campaign: Campaign, statuses: list[RunStatus]) -> list[str]:
     lines += _threshold_lines(campaign, statuses)
     counts = {k: sum(s.state == k for s in statuses) for k in ("done", "partial", "missing", "stale", "unavailable")}
     lines.append("  " + ", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("done", "partial", "missing")))
+    left = remaining_time(statuses)
+    if left is not None:
+        seconds, unknown, todo = left
+        if unknown == todo:
+            lines.append(f"  no time estimate yet: none of the {todo} unfinished run(s) has a measured rate")
+        else:
+            lines.append(f"  about {_duration(seconds)} of training left at the rates this campaign's runs have shown"
+                         + (f" (and {unknown} run(s) of groups with no measured rate yet)" if unknown else ""))
     return lines
+
+
+def remaining_time(statuses: list[RunStatus]) -> tuple[float, int, int] | None:
+    """``(seconds, unknown, unfinished)``: the training time the unfinished runs still need, estimated, or
+    ``None`` when none is left.
+
+    Each group's rate is its done and partial runs' wall time over their steps (training and
+    evaluation, as ``wall_time_s`` counts them); a group with none uses the rate of the same
+    algorithm's other groups in the campaign; ``unknown`` counts the runs that have neither.
+    One ``--jobs`` at a time: with N jobs the wall time is about this divided by N.
+    """
+    todo = [s for s in statuses if s.state in ("partial", "missing")]
+    if not todo:
+        return None
+
+    def rate(selected):
+        steps = sum(s.steps for s in selected)
+        return sum(s.wall_time_s for s in selected) / steps if steps else None
+
+    measured = [s for s in statuses if s.state in ("done", "partial") and s.steps > 0]
+    seconds, unknown = 0.0, 0
+    for s in todo:
+        g = s.run.group
+        r = rate([m for m in measured if m.run.group is g]) or rate([m for m in measured if m.run.group.algo == g.algo])
+        if r is None:
+            unknown += 1
+        else:
+            seconds += r * (g.steps - s.steps)
+    return seconds, unknown, len(todo)
 
 
 def _threshold_lines(campaign: Campaign, statuses: list[RunStatus]) -> list[str]:
