@@ -126,3 +126,21 @@ def test_reference_from_campaign_result_files(tmp_path):
     assert got["2"][1].tolist() == [4.0, 7.0]
     with pytest.raises(ValueError, match="no 'deterministic' evaluations"):
         curves.campaign_curves_csv(sorted(tmp_path.glob("r*.json")), tmp_path / "x.csv", mode="deterministic")
+
+
+#: The MuJoCo reference curves in spec/reference_curves and the campaign result files they summarise.
+MUJOCO_REFERENCES = {"mujoco-swimmer-sql": ("sql-Swimmer-s0.json", "sql-Swimmer-s1.json", "sql-Swimmer-s2.json")}
+
+
+@pytest.mark.parametrize("name", sorted(MUJOCO_REFERENCES))
+def test_the_mujoco_reference_curves_are_what_the_result_files_say(name, tmp_path):
+    """``NAME-seeds.csv`` (per seed, for ``--test iqm``) and ``NAME.csv`` (the summary, for ``--test band``)
+    are remade from the committed result files byte for byte: a reference cannot drift from its runs."""
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[1] / "experiments" / "results" / "mujoco"
+    per_seed = curves.campaign_curves_csv([results / f for f in MUJOCO_REFERENCES[name]], tmp_path / "seeds.csv")
+    assert per_seed.read_bytes() == (curves.REFERENCE_DIR / f"{name}-seeds.csv").read_bytes()
+    curves.write_reference_curve([per_seed], tmp_path / "summary.csv")
+    assert (tmp_path / "summary.csv").read_bytes() == (curves.REFERENCE_DIR / f"{name}.csv").read_bytes()
+    assert set(curves.read_metrics(per_seed)) == {"0", "1", "2"}
