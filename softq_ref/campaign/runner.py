@@ -263,8 +263,8 @@ def _ensure_source_agent(campaign: Campaign, source: Run, *, say, progress: bool
         again = _evaluate(source, work / TRAIN, committed["step"])
         modes = [m for m in source.group.eval_modes if m in committed]
         gap = max((abs(a - b) for m in modes for a, b in zip(committed[m], again[m])), default=0.0)
-        verdict = "the same as committed" if gap == 0.0 else f"differs from the committed one by up to {gap:.6g}"
-        say(f"{source.name}: trained again; its last evaluation is {verdict}")
+        verdict = "is the same as committed" if gap == 0.0 else f"differs from the committed one by up to {gap:.6g}"
+        say(f"{source.name}: trained again; its last evaluation {verdict}")
         check = check_path(campaign, source)
         if not check.exists():  # the first regeneration's record is kept; nothing is overwritten
             _write_json(check, {"run": source.name, "regenerated": _now(), "committed_evaluation": committed,
