@@ -36,7 +36,9 @@ def measure(env_id: str, steps: int, seeds: int, num_envs: int, chunk_steps: int
     from softq_ref.train import launch
 
     config = launch.make_config("sql", env_id, steps=steps)
-    chunk = -(-chunk_steps // num_envs) * num_envs
+    from softq_ref.train.jax_loop import whole_iterations
+
+    chunk = whole_iterations(chunk_steps, num_envs)
     start = time.perf_counter()
     launch.train(config, env_id=env_id, seeds=list(range(seeds)), out_dir=out, loop="jax", chunk_steps=chunk,
                  num_envs=num_envs, progress=False)

@@ -94,7 +94,9 @@ def _train(args) -> int:
                             f"(--loop jax for the jitted loop, where the task has a JAX version)")
         chunk_steps = _opt(args, "chunk_steps")
         if not _given(args, "chunk_steps"):
-            chunk_steps = -(-chunk_steps // num_envs) * num_envs  # the default, rounded up to whole iterations
+            from softq_ref.train.jax_loop import whole_iterations
+
+            chunk_steps = whole_iterations(chunk_steps, num_envs)  # the default, rounded up to whole iterations
         if not launch.uses_jax_loop(env_id, _opt(args, "loop")):
             from softq_ref.train.gym_loop import make_env
 
@@ -187,10 +189,12 @@ def _sweep(args) -> int:
                                     max_path_length=args.max_path_length)
         first = 0 if args.seed is None else args.seed
         num_envs = args.num_envs or 1
+        from softq_ref.train.jax_loop import whole_iterations
+
         out = Path(args.out) if args.out else Path("runs") / f"sweep-{algo}-{env_id.replace('/', '_').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = _interruptible(out, lambda: sweep.sweep(
             config, grid=grid, seeds=list(range(first, first + seeds_n)), env_id=env_id, out_dir=out,
-            chunk_steps=args.chunk_steps or -(-1000 // num_envs) * num_envs, num_envs=num_envs,
+            chunk_steps=args.chunk_steps or whole_iterations(1000, num_envs), num_envs=num_envs,
             num_devices=args.devices, progress=not args.quiet))
     if result is None:
         return 130

@@ -305,9 +305,11 @@ def _train_to(campaign: Campaign, run: Run, train_dir: Path, target: int, *, pro
         return
     config = _config(run, target)
     if run.group.init_from is None:
+        from softq_ref.train.jax_loop import whole_iterations
+
         n = run.group.num_envs  # plan.py checked: only with the jitted loop, steps a multiple of it
         launch.train(config, env_id=run.group.task, seeds=[run.seed], out_dir=train_dir, loop=_loop(run),
-                     chunk_steps=-(-1000 // n) * n, num_envs=n, progress=progress)
+                     chunk_steps=whole_iterations(1000, n), num_envs=n, progress=progress)
         return
     if launch.uses_jax_loop(run.group.task, _loop(run)):
         raise CampaignError(f"{run.name}: init_from is supported with the gymnasium host loop only (set loop = \"gym\")")

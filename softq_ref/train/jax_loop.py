@@ -241,12 +241,17 @@ def divergence_metrics(metrics) -> list[str]:
     return ["q_loss"] if "q_loss" in metrics else sorted(metrics)
 
 
+def whole_iterations(steps: int, num_envs: int) -> int:
+    """``steps`` rounded up to a multiple of ``num_envs`` (whole iterations of ``num_envs`` environment steps)."""
+    return -(-steps // num_envs) * num_envs
+
+
 def schedule(config, chunk_steps: int, num_envs: int = 1) -> list[tuple[int, bool]]:
     """The chunk lengths of a run: the warm-up, then learning chunks of ``chunk_steps`` (last one shorter).
 
     With ``num_envs > 1`` the warm-up is rounded up to whole iterations (``num_envs`` steps each).
     """
-    warmup = min(-(-config.min_replay_size // num_envs) * num_envs, config.total_steps)
+    warmup = min(whole_iterations(config.min_replay_size, num_envs), config.total_steps)
     out = [(warmup, False)] if warmup else []
     remaining = config.total_steps - warmup
     while remaining > 0:
