@@ -113,6 +113,12 @@ def bench_train_step(preset: str, env_id, obs_dim: int, action_dim: int, *, call
         jax.block_until_ready((state, metrics))
         times.append(time.perf_counter() - t0)
     per_call = summary(times)
+    # The same update with the state as one array per dtype (softq_ref.train.flat_carry), as the
+    # host loop's flat dispatch hands its carry over: on an H200 (2026-12-01) 0.30 ms a call against
+    # 0.87 ms with the state as its 61 arrays.
+    from benchmarks.dispatch_probe import per_call_flat
+
+    per_call_flat_s = summary(per_call_flat(sql.train_step, state, batch, list(keys)))
 
     # In scan, each run paired with a matmul-ceiling measurement taken just before it, so the
     # ratio compares two figures measured under the same load.
@@ -134,6 +140,7 @@ def bench_train_step(preset: str, env_id, obs_dim: int, action_dim: int, *, call
         "sizes": sizes.__dict__,
         "compile_s": compile_s,
         "per_call": per_call,
+        "per_call_flat": per_call_flat_s,
         "in_scan": in_scan,
         "xla_flops": xla_flops,
         "hand_flops": hand,

@@ -32,8 +32,8 @@ from benchmarks.timing import summary
 TARGETS = {
     "sweep16_over_one": ("16 grid points / 1 point, per step", "<=", 2.0),
     "seeds1024_over_one": ("1024 vmapped seeds / 1 seed, per step", "<=", 32.0),
-    "train_step_per_call_ms": ("train_step per call, mujoco preset (ms)", "<=", 0.3),
-    "host_steps_per_s": ("host loop, HalfCheetah-v5, callback dispatch (steps/s)", ">=", 2000.0),
+    "train_step_per_call_ms": ("train_step per call, mujoco preset, state as flat arrays (ms)", "<=", 0.3),
+    "host_steps_per_s": ("host loop, HalfCheetah-v5, auto dispatch (steps/s)", ">=", 2000.0),
 }
 
 
@@ -105,13 +105,16 @@ def run(quick: bool, partial=None) -> dict:
         scans=2 if quick else 5, ceiling_sizes=(1024,))
     _progress("train_step_mujoco", out, partial)
     # The host loop before the seeds and the sweep: its figures are the ones a lease cut short most needs.
+    # `host` is what `auto` picks on this device (flat on an accelerator), the figure the target is judged on.
     out["host"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 3000,
-                                        log_every=50 if quick else 500, dispatch="callback")
+                                        log_every=50 if quick else 500, dispatch="auto")
     _progress("host", out, partial)
-    # The per-step dispatch (one compiled call per environment step), the 634 steps/s of 2026-11-30.
-    out["host_step_dispatch"] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 2000,
-                                                      log_every=50 if quick else 500, dispatch="step")
-    _progress("host_step_dispatch", out, partial)
+    # The other dispatches: per step with the carry as its leaves (634 steps/s on the H200 of 2026-11-30,
+    # 640 on 2026-12-01) and the callback one (479 on 2026-12-01).
+    for name, dispatch in (("host_step_dispatch", "step"), ("host_callback_dispatch", "callback")):
+        out[name] = loops.bench_host_loop("HalfCheetah-v5", warmup=200, steps=300 if quick else 2000,
+                                          log_every=50 if quick else 500, dispatch=dispatch)
+        _progress(name, out, partial)
     # Where a host-loop step's time goes on this device (wait for the action, dispatch, env.step, packing).
     out["host_breakdown"] = loops.host_breakdown("HalfCheetah-v5", warmup=200, steps=100 if quick else 500)
     _progress("host_breakdown", out, partial)
@@ -138,7 +141,7 @@ def table(res: dict) -> str:
     figures = {
         "sweep16_over_one": res["sweep"]["over_one"] if res["sweep"]["many"]["points"] == 16 else None,
         "seeds1024_over_one": res["seeds_ratio"]["over_one"] if res["seeds_ratio"]["seeds"] == 1024 else None,
-        "train_step_per_call_ms": 1e3 * res["train_step_mujoco"]["per_call"]["median_s"],
+        "train_step_per_call_ms": 1e3 * res["train_step_mujoco"].get("per_call_flat", res["train_step_mujoco"]["per_call"])["median_s"],
         "host_steps_per_s": res["host"]["steps_per_s"],
     }
     ts = res["train_step_mujoco"]
@@ -154,8 +157,13 @@ def table(res: dict) -> str:
     rows.append((f"sweep, {res['sweep']['many']['points']} points on {res['sweep']['many']['devices']} device(s) (ms/step)",
                  f"{1e3 * res['sweep']['many']['per_step']['median_s']:.3f}", "", ""))
     rows.append(("sweep, 1 point (ms/step)", f"{1e3 * res['sweep']['one']['per_step']['median_s']:.3f}", "", ""))
-    if "host_step_dispatch" in res:
-        rows.append(("host loop, per-step dispatch (steps/s)", f"{res['host_step_dispatch']['steps_per_s']:.0f}", "", ""))
+    rows.append(("train_step mujoco per call, state as its leaves (ms)",
+                 f"{1e3 * ts['per_call']['median_s']:.3f}", "", ""))
+    if "host" in res and "dispatch" in res["host"]:
+        rows.append((f"host loop, auto dispatch = {res['host']['dispatch']} (steps/s)", f"{res['host']['steps_per_s']:.0f}", "", ""))
+    for name, label in (("host_step_dispatch", "per-step"), ("host_callback_dispatch", "callback")):
+        if name in res:
+            rows.append((f"host loop, {label} dispatch (steps/s)", f"{res[name]['steps_per_s']:.0f}", "", ""))
     hb = res.get("host_breakdown")
     if hb:
         rows.append(("host step: wait for action / dispatch / env.step (ms)",

@@ -9,11 +9,12 @@ runs it once per flag set and prints one line each:
 
 * ``train_step`` at the MuJoCo preset (HalfCheetah sizes), donated state, one jitted call per
   update with ``block_until_ready``: median of ``--calls`` calls after 10 warm-up calls;
-* the same update with the state handed over as one flat array per dtype (``per_call_flat_*``;
-  the tree has ``state_leaves`` arrays);
+* the same update with the state handed over as the list of its ``state_leaves`` arrays
+  (``per_call_leaves_*``, as the ``step`` dispatch does) and as one flat array per dtype
+  (``per_call_flat_*``, as the ``flat`` dispatch does);
 * with ``--host N``: the host loop (``train_gym`` on HalfCheetah-v5, one update per step) for
   ``N`` learning steps, steady-state steps per second, under the callback dispatch and the
-  per-step dispatch (``host_steps_per_s_callback``, ``host_steps_per_s_step``).
+  two per-step dispatches (``host_steps_per_s_callback``, ``_step``, ``_flat``).
 
 It prints one JSON line (``XLA_FLAGS``, backend, figures), so a driver can collect the lines.
 """
@@ -28,50 +29,48 @@ import sys
 import time
 
 
-def flatten_by_dtype(tree):
-    """``tree``'s leaves as one flat array per dtype, and what :func:`unflatten_by_dtype` needs to undo it."""
-    import jax
-    import jax.numpy as jnp
-
-    leaves, treedef = jax.tree.flatten(tree)
-    groups: dict[str, list[int]] = {}
-    for i, leaf in enumerate(leaves):
-        groups.setdefault(jnp.dtype(leaf.dtype).name, []).append(i)
-    flats = {name: jnp.concatenate([jnp.ravel(leaves[i]) for i in idx]) for name, idx in groups.items()}
-    layout = (treedef, [(leaf.shape, leaf.size) for leaf in leaves], groups)
-    return flats, layout
-
-
-def unflatten_by_dtype(flats, layout):
-    import jax
-
-    treedef, shapes, groups = layout
-    leaves = [None] * len(shapes)
-    for name, idx in groups.items():
-        start = 0
-        for i in idx:
-            shape, size = shapes[i]
-            leaves[i] = flats[name][start:start + size].reshape(shape)
-            start += size
-    return jax.tree.unflatten(treedef, leaves)
-
-
 def per_call_flat(train_step, state, batch, keys) -> list[float]:
     """Seconds per call of ``train_step`` with the state as one donated array per dtype (a few, not dozens).
 
-    The same update; only what crosses the call differs.  It asks whether the per-call cost on
-    a device grows with the number of arrays handed over (``state_leaves`` in the output).
+    The same update; only what crosses the call differs (:mod:`softq_ref.train.flat_carry`, every
+    leaf packed).  It asks whether the per-call cost on a device grows with the number of arrays
+    handed over (``state_leaves`` in the output).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from softq_ref.train import flat_carry
+
+    leaves, treedef = jax.tree.flatten(state)
+    layout = flat_carry.layout_of(leaves, [True] * len(leaves))
+
+    def step(arrays, batch, key):
+        new_state, metrics = train_step(jax.tree.unflatten(treedef, flat_carry.split(arrays, layout)), batch, key)
+        return flat_carry.join(jax.tree.leaves(new_state), layout, jnp), metrics
+
+    arrays = flat_carry.join(leaves, layout, jnp)
+    compiled = jax.jit(step, donate_argnums=0).lower(arrays, batch, keys[0]).compile()
+    return time_calls(compiled, arrays, batch, keys)[1]
+
+
+def per_call_leaves(train_step, state, batch, keys) -> list[float]:
+    """Seconds per call with the state as the list of its leaves (what the ``step`` dispatch hands over).
+
+    Between the Equinox state (its pytree taken apart in Python on every call) and
+    :func:`per_call_flat` (a few arrays): it tells the cost of walking the pytree from the cost
+    per array handed over.
     """
     import jax
 
-    flats, layout = flatten_by_dtype(state)
+    leaves, treedef = jax.tree.flatten(state)
+    leaves = [jax.numpy.array(x, copy=True) for x in leaves]
 
-    def step(flats, batch, key):
-        new_state, metrics = train_step(unflatten_by_dtype(flats, layout), batch, key)
-        return flatten_by_dtype(new_state)[0], metrics
+    def step(leaves, batch, key):
+        new_state, metrics = train_step(jax.tree.unflatten(treedef, leaves), batch, key)
+        return jax.tree.leaves(new_state), metrics
 
-    compiled = jax.jit(step, donate_argnums=0).lower(flats, batch, keys[0]).compile()
-    return time_calls(compiled, flats, batch, keys)[1]
+    compiled = jax.jit(step, donate_argnums=0).lower(leaves, batch, keys[0]).compile()
+    return time_calls(compiled, leaves, batch, keys)[1]
 
 
 def time_calls(compiled, state, batch, keys):
@@ -115,12 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     out = {"xla_flags": os.environ.get("XLA_FLAGS", ""), "backend": jax.default_backend(), "compile_s": compile_s,
            "per_call_ms_median": 1e3 * statistics.median(times), "per_call_ms_best": 1e3 * min(times),
            "state_leaves": len(jax.tree.leaves(state))}
+    leaves = per_call_leaves(sql.train_step, state, batch, keys)
+    out.update(per_call_leaves_ms_median=1e3 * statistics.median(leaves), per_call_leaves_ms_best=1e3 * min(leaves))
     flat = per_call_flat(sql.train_step, state, batch, keys)
     out.update(per_call_flat_ms_median=1e3 * statistics.median(flat), per_call_flat_ms_best=1e3 * min(flat))
     if args.host:
         from benchmarks.loops import bench_host_loop
 
-        for dispatch in ("callback", "step"):
+        for dispatch in ("callback", "step", "flat"):
             host = bench_host_loop("HalfCheetah-v5", warmup=200, steps=args.host, log_every=max(50, args.host // 10),
                                    dispatch=dispatch)
             out[f"host_steps_per_s_{dispatch}"] = host["steps_per_s"]

@@ -300,10 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="host loop: checkpoint at the first episode end after this many steps (default: 10000)")
     train.add_argument("--checkpoint-minutes", type=float, default=None,
                        help="host loop: ... or after this many minutes (default: 5)")
-    train.add_argument("--dispatch", choices=["auto", "step", "callback"], default=None,
-                       help="host loop: one compiled call per environment step (step) or per stretch of steps, the "
-                            "environment called back from inside it (callback); auto (default): callback on an "
-                            "accelerator, step on a CPU. The same computation either way")
+    train.add_argument("--dispatch", choices=["auto", "step", "flat", "callback"], default=None,
+                       help="host loop: one compiled call per environment step (step; flat: the same with the carry "
+                            "as a few flat arrays) or per stretch of steps, the environment called back from inside "
+                            "it (callback); auto (default): flat on an accelerator, step on a CPU. The same "
+                            "computation each way")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 

@@ -132,9 +132,9 @@ def test_an_exception_in_env_step_reaches_the_caller_as_itself(tmp_path, monkeyp
 
 
 def test_dispatch_choices_resolve_and_a_bad_one_is_one_line():
-    assert gym_loop.resolve_dispatch("auto") == ("step" if jax.default_backend() == "cpu" else "callback")
+    assert gym_loop.resolve_dispatch("auto") == ("step" if jax.default_backend() == "cpu" else "flat")
     assert gym_loop.resolve_dispatch("callback") == "callback"
-    with pytest.raises(ValueError, match="^unknown dispatch 'fast'; choose one of auto, step, callback$"):
+    with pytest.raises(ValueError, match="^unknown dispatch 'fast'; choose one of auto, step, flat, callback$"):
         gym_loop.resolve_dispatch("fast")
 
 

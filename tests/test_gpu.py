@@ -76,26 +76,27 @@ def test_sweep_over_every_local_device_matches_a_point_trained_alone(tmp_path):
     assert mismatches(jax.tree.map(lambda x: x[last:last + 1], result.carry), alone.carry, rtol=TOL) == []
 
 
-def test_the_host_loops_callback_dispatch_runs_on_the_accelerator(tmp_path):
-    """``auto`` picks the callback dispatch here: an ordered ``io_callback`` in a ``while_loop`` on the device.
+def test_the_host_loops_three_dispatches_run_on_the_accelerator(tmp_path):
+    """``auto`` picks the flat dispatch here; the per-step and callback dispatches run too.
 
-    Both dispatches train the same short multi-goal run on the accelerator; their episode returns
-    agree for the first rows (the same actions until float differences between the two compiled
+    The three train the same short multi-goal run on the accelerator; their episode returns
+    agree for the first rows (the same actions until float differences between the compiled
     programs grow), and every logged value is finite.
     """
     from softq_ref.io import checkpoint as ckpt
     from softq_ref.train import gym_loop
 
-    assert gym_loop.resolve_dispatch("auto") == "callback"
+    assert gym_loop.resolve_dispatch("auto") == "flat"
     cfg = SQLConfig(total_steps=400, min_replay_size=100, hidden_sizes=(32, 32), batch_size=16,
                     num_fixed_particles=4, num_updated_particles=4, value_samples=4)
     rows = {}
-    for dispatch in ("step", "callback"):
+    for dispatch in ("step", "flat", "callback"):
         gym_loop.train_gym(cfg, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / dispatch, log_every=100,
                            progress=False, dispatch=dispatch)
         rows[dispatch] = ckpt.read_metrics(tmp_path / dispatch / "metrics.csv")
-    assert [r["step"] for r in rows["callback"]] == [r["step"] for r in rows["step"]]
-    # Before any update; the same actions up to the two programs' last bits.
-    assert np.isclose(float(rows["callback"][0]["mean_return"]), float(rows["step"][0]["mean_return"]), rtol=1e-4)
-    for r in rows["callback"]:
-        assert all(np.isfinite(float(v)) for k, v in r.items() if v not in ("", None) and k != "seed")
+    for other in ("flat", "callback"):
+        assert [r["step"] for r in rows[other]] == [r["step"] for r in rows["step"]]
+        # Before any update; the same actions up to the programs' last bits.
+        assert np.isclose(float(rows[other][0]["mean_return"]), float(rows["step"][0]["mean_return"]), rtol=1e-4)
+        for r in rows[other]:
+            assert all(np.isfinite(float(v)) for k, v in r.items() if v not in ("", None) and k != "seed")

@@ -2,11 +2,12 @@
 
 The environment runs on the host (MuJoCo through gymnasium, say); everything else — storing
 the transition, sampling a minibatch, ``train_step`` and choosing the next action — is
-compiled, with the carry donated.  Two dispatches (``dispatch``, see :func:`resolve_dispatch`):
+compiled, with the carry donated.  Three dispatches (``dispatch``, see :func:`resolve_dispatch`):
 ``step``, one compiled call per environment step (one dispatch and one small transfer per
-step); ``callback``, one compiled call per stretch of steps, in which a ``lax.while_loop``
+step); ``flat``, the same with the carry handed over as a few flat arrays
+(:mod:`softq_ref.train.flat_carry`); ``callback``, one compiled call per stretch of steps, in which a ``lax.while_loop``
 calls the host back for each environment step (:mod:`softq_ref.train.env_callback`).  The
-host's work per step (``_HostSide``) and the computation are the same under both.
+host's work per step (``_HostSide``) and the computation are the same under all three.
 
 Actions live in ``[-1, 1]^d`` for the agent (the sampler's tanh) and are rescaled affinely to
 the environment's ``[low, high]``; a Discrete action is the index the agent returns as
@@ -44,7 +45,7 @@ from softq_ref.agent.algorithm import ACTION_SPACES, Algorithm, action_space_mis
 from softq_ref.agent.replay import ReplayBuffer, Transition
 from softq_ref.envs.task import task_for
 from softq_ref.io.run_dir import RunDir, RunDirError
-from softq_ref.train import env_callback
+from softq_ref.train import env_callback, flat_carry
 from softq_ref.train.runner import RunResult, TrainingDiverged, _check_metric_names, grow_buffer
 
 
@@ -199,22 +200,33 @@ def unpack_step_input(packed: jax.Array, obs_dim: int, action_dim: int) -> tuple
     return transition, packed[2 * o + d + 2:]
 
 
-def make_flat_host_step(algo: Algorithm, config, learn: bool | None, treedef, obs_dim: int, action_dim: int):
+def make_flat_host_step(algo: Algorithm, config, learn: bool | None, treedef, obs_dim: int, action_dim: int,
+                        layout: flat_carry.Layout | None = None):
     """:func:`make_host_step` on the carry's leaves and a packed input: ``(leaves, packed[, learn]) -> (leaves, action, metrics)``.
 
     The same computation; only the calling convention differs.  A flat list of arrays is
-    the cheapest argument for ``jit`` to take apart and donate on every call (an Equinox
-    state is flattened in Python on each call), which matters when there is one call per
-    environment step.
+    cheaper for ``jit`` to take apart and donate on every call than an Equinox state (flattened
+    in Python on each call), which matters when there is one call per environment step.  With
+    ``layout`` the step takes and returns the carry in :mod:`~softq_ref.train.flat_carry`'s
+    form instead (a few arrays, not one per leaf): what the per-step dispatch uses.
     """
     host_step = make_host_step(algo, config, learn)
 
-    def flat_step(leaves, packed, *traced_learn):
+    def flat_step(arrays, packed, *traced_learn):
+        leaves = arrays if layout is None else flat_carry.split(arrays, layout)
         transition, act_obs = unpack_step_input(packed, obs_dim, action_dim)
         carry, action, metrics = host_step(jax.tree.unflatten(treedef, leaves), transition, act_obs, *traced_learn)
-        return jax.tree.leaves(carry), action, metrics
+        leaves = jax.tree.leaves(carry)
+        return (leaves if layout is None else flat_carry.join(leaves, layout, jnp)), action, metrics
 
     return flat_step
+
+
+def carry_layout(carry: HostCarry) -> flat_carry.Layout:
+    """How the per-step dispatch hands ``carry`` over: agent, key and counters packed by dtype, the buffer loose."""
+    packed = carry._replace(agent=jax.tree.map(lambda _: True, carry.agent),
+                            buffer=jax.tree.map(lambda _: False, carry.buffer), key=True, env_steps=True, episodes=True)
+    return flat_carry.layout_of(jax.tree.leaves(carry), jax.tree.leaves(packed))
 
 
 def _init_carry(algo, config, obs_dim, action_dim, seed):
@@ -245,25 +257,32 @@ def _set_slot(stacked, i: int, one) -> None:
         dst[i] = np.asarray(src)
 
 
-#: How the host loop calls the compiled step: ``step`` (once per environment step), ``callback``
-#: (once per stretch of steps, the environment called back from inside it), or ``auto``.
-DISPATCHES = ("auto", "step", "callback")
+#: How the host loop calls the compiled step: ``step`` (once per environment step, the carry as
+#: its leaves), ``flat`` (once per environment step, the carry as a few flat arrays,
+#: :mod:`~softq_ref.train.flat_carry`), ``callback`` (once per stretch of steps, the environment
+#: called back from inside it), or ``auto``.
+DISPATCHES = ("auto", "step", "flat", "callback")
 
 
 def resolve_dispatch(dispatch: str) -> str:
-    """``step`` or ``callback`` for a :data:`DISPATCHES` choice; ``ValueError`` (one line) for anything else.
+    """``step``, ``flat`` or ``callback`` for a :data:`DISPATCHES` choice; ``ValueError`` (one line) otherwise.
 
-    ``auto`` is ``callback`` on an accelerator, where the per-step call bounds the host loop
-    (0.8 to 1.3 ms a call against 0.125 ms of update on an H200), and ``step`` on a CPU, where
-    the update's compute bounds it and the callback dispatch measured no faster
-    (``docs/benchmarks.md``, "The host loop's callback dispatch").  On a CPU both give the
-    same bits, so the choice is not recorded in the run directory and a run may be resumed
-    under either.
+    ``auto`` is ``step`` on a CPU, where the update's compute bounds the host loop and neither
+    other dispatch measured faster, and ``flat`` on an accelerator, where the per-step call bounds
+    it: on an H200 the same compiled update cost 0.87 ms a call with its state as 61 arrays and
+    0.30 ms as one array per dtype, while the callback dispatch ran the host loop slower than
+    ``step`` (530 against 569 steps/s; ``docs/benchmarks.md``, "On one NVIDIA H200
+    (2026-12-01)").  The ``flat`` host loop itself has not yet been timed on a GPU.
+
+    ``step`` and ``callback`` give the same bits on a CPU; ``flat`` compiles the same
+    computation into another program, whose floats part from theirs in the last bits after a
+    few dozen updates.  The choice is not recorded in the run directory: a run may be resumed
+    under any dispatch, and it continues bit for bit under the one it was started with.
     """
     if dispatch not in DISPATCHES:
         raise ValueError(f"unknown dispatch {dispatch!r}; choose one of {', '.join(DISPATCHES)}")
     if dispatch == "auto":
-        return "step" if jax.default_backend() == "cpu" else "callback"
+        return "step" if jax.default_backend() == "cpu" else "flat"
     return dispatch
 
 
@@ -400,7 +419,7 @@ class _Advanced(NamedTuple):
 
 
 class _HostSide:
-    """The host's half of every environment step, the same under both dispatches.
+    """The host's half of every environment step, the same under every dispatch.
 
     :meth:`advance` steps the environment with the agent's action, does the episode's
     bookkeeping (returns, statistics, the reset with its seed), decides whether this step
@@ -491,23 +510,32 @@ def _train_seed(run, env, algo, config, carries, i, seed, writer, log_every, che
             leaves = _run_callback(host, algo, config, treedef, leaves, action, log, obs_dim, buffer_action_dim,
                                    after_step)
         else:
+            # Under `flat` the carry crosses each call as a few arrays (flat_carry; measured reason there).
+            layout = carry_layout(carry) if dispatch == "flat" else None
+            join = (lambda leaves: leaves) if layout is None else (lambda leaves: flat_carry.join(leaves, layout, jnp))
+            split = (lambda arrays: arrays) if layout is None else (lambda arrays: flat_carry.split(arrays, layout))
             steps = {
-                learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, buffer_action_dim),
+                learn: jax.jit(make_flat_host_step(algo, config, learn, treedef, obs_dim, buffer_action_dim, layout),
                                donate_argnums=0)
                 for learn in (False, True)
             }
+            arrays = join(leaves)
             while host.env_steps < config.total_steps:
                 adv = host.advance(action)
-                leaves, action, metrics = steps[adv.learn](leaves, adv.packed)
+                arrays, action, metrics = steps[adv.learn](arrays, adv.packed)
                 if adv.ended:
                     # A new episode's first action is drawn from (key, episode index) as on a resume,
                     # so that a run resumed from an episode-boundary checkpoint acts identically.
-                    now = jax.tree.unflatten(treedef, leaves)
+                    now = jax.tree.unflatten(treedef, split(arrays))
                     action = first_action(now.agent, jnp.asarray(host.obs, jnp.float32),
                                           jax.random.fold_in(now.key, host.episode))
                 if adv.learn:
                     log.pending.append(metrics)
-                leaves = after_step(leaves, adv)
+                if adv.checkpoint:
+                    arrays = join(after_step(split(arrays), adv))
+                else:
+                    after_step(None, adv)
+            leaves = split(arrays)
     finally:
         bar.close()
     log.flush(host.env_steps, algo, run)
