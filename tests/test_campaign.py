@@ -83,6 +83,13 @@ def test_a_tiny_campaign_runs_and_leaves_result_files(finished):
         # The precision its products ran in (dev-gpu-matmul-precision): the campaign ran in a child process
         # with JAX's default (None) unless the environment asks for another.
         assert data["machine"]["matmul_precision"] == os.environ.get("JAX_DEFAULT_MATMUL_PRECISION")
+        # The code that trained it: this checkout's commit (a wheel outside a checkout records none).
+        assert data["versions"].get("softq_ref_git", "") == runner.source_commit()
+    root = Path(runner.__file__).resolve().parents[2]
+    if (root / ".git").exists():
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        assert runner.source_commit().split("+")[0] == head
 
 
 def test_status_reports_the_result_files(finished, cache):

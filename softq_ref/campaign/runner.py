@@ -441,7 +441,34 @@ def _versions() -> dict:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
+    commit = source_commit()
+    if commit:
+        out["softq_ref_git"] = commit
     return out
+
+
+def source_commit() -> str:
+    """The commit of the git checkout the running ``softq_ref`` was imported from, with ``+modified``
+    when its tracked files differ from that commit; "" when it is not in a checkout (an installed wheel)
+    or git is missing.
+
+    The package version alone does not tell two states of the code apart between releases, and
+    a result can change with the code (``docs/experiments.md``: seed 0's pretrained agent
+    trained again after a change of summation order differed by up to 869).
+    """
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return ""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                "softq_ref"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if head.returncode != 0:
+        return ""
+    return head.stdout.strip() + ("+modified" if dirty.returncode == 0 and dirty.stdout.strip() else "")
 
 
 def _machine() -> dict:
