@@ -144,3 +144,42 @@ def test_the_mujoco_reference_curves_are_what_the_result_files_say(name, tmp_pat
     curves.write_reference_curve([per_seed], tmp_path / "summary.csv")
     assert (tmp_path / "summary.csv").read_bytes() == (curves.REFERENCE_DIR / f"{name}.csv").read_bytes()
     assert set(curves.read_metrics(per_seed)) == {"0", "1", "2"}
+
+
+# ------------------------------------------------ the conformance campaign's curves (experiments/conformance.toml)
+def _heldout_csv(tmp_path, shift=0.0):
+    """The committed held-out SQL Swimmer runs (seeds the reference does not hold) as a per-seed curve CSV,
+    every return moved by ``shift``."""
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[1] / "experiments" / "results" / "conformance"
+    files = sorted(results.glob("sql-Swimmer-heldout-s*.json"))
+    assert len(files) >= 2, "the conformance campaign's held-out runs s3 and s4 are committed"
+    out = curves.campaign_curves_csv(files, tmp_path / "heldout.csv")
+    if shift:
+        with open(out, newline="") as f:
+            rows = list(csv.DictReader(f))
+        with open(out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            for r in rows:
+                w.writerow({**r, "mean_return": float(r["mean_return"]) + shift})
+    return out
+
+
+def test_held_out_seeds_of_sql_on_swimmer_pass_both_curve_tests(tmp_path):
+    """Seeds 3 and 4 (2026-12-01; seed 5 joins when it is committed) against the reference of seeds 0 to 2:
+    IQM 42.99 [42.83, 43.14] against 39.28 [34.07, 45.22]; 28 of 30 points inside the band."""
+    heldout = _heldout_csv(tmp_path)
+    iqm = curves.check_final_iqm(heldout, curves.REFERENCE_DIR / "mujoco-swimmer-sql-seeds.csv")
+    assert iqm.passed, iqm.reasons
+    band = curves.check_curve(heldout, curves.REFERENCE_DIR / "mujoco-swimmer-sql.csv")
+    assert band.passed, band.reasons
+
+
+def test_the_same_curves_moved_down_three_reference_sds_fail_the_iqm_test(tmp_path):
+    # Must-fail twin on the real data: the check has the power to reject these seeds had they been worse.
+    ref = curves.REFERENCE_DIR / "mujoco-swimmer-sql-seeds.csv"
+    sd = float(np.std(curves.final_scores(curves.read_metrics(ref), 300_000.0), ddof=1))
+    iqm = curves.check_final_iqm(_heldout_csv(tmp_path, shift=-3 * sd), ref)
+    assert not iqm.passed and "below" in iqm.reasons[0]
