@@ -123,6 +123,11 @@ def table(results: dict) -> str:
             rows.append(("  the same, one compiled call per stretch of steps (--dispatch callback): env steps/s",
                          f"{hs['steps_per_s']:.0f} ({_ms(hs['step_s'])}/step)", "", ""))
             rows.append(("  callback / per-step dispatch, time per step", f"{loops['host_callback_over_step']:.3f}", "", ""))
+        if "host_flat" in loops:
+            hf = loops["host_flat"]
+            rows.append(("  the same, the carry as a few flat arrays (--dispatch flat): env steps/s",
+                         f"{hf['steps_per_s']:.0f} ({_ms(hf['step_s'])}/step)", "", ""))
+            rows.append(("  flat / per-step dispatch, time per step", f"{loops['host_flat_over_step']:.3f}", "", ""))
         if "host_breakdown" in loops:
             b = loops["host_breakdown"]
             rows.append(("  per-step dispatch breakdown: wait for action / dispatch / env.step / pack",
