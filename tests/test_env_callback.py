@@ -87,12 +87,15 @@ def test_a_changed_first_action_is_caught_by_the_comparison(tmp_path, monkeypatc
     assert cb_bytes != step_bytes and cb_rows != step_rows
 
 
-def test_a_run_started_under_one_dispatch_continues_under_the_other_bit_identically(tmp_path):
+# step -> callback: a run continues bit for bit under the other dispatch; flat -> flat: a run under the flat
+# dispatch (another compilation, tests/test_flat_carry.py) continues bit for bit under its own.
+@pytest.mark.parametrize("first, then", [("step", "callback"), ("flat", "flat")])
+def test_a_run_started_under_one_dispatch_continues_under_the_other_bit_identically(first, then, tmp_path):
     cfg = _config("sql", "softq_ref/MultiGoal-v0", 300)
-    full_bytes, full_rows = _run(cfg.replace(total_steps=450), "softq_ref/MultiGoal-v0", tmp_path / "full", "step")
-    _run(cfg, "softq_ref/MultiGoal-v0", tmp_path / "cut", "step")
+    full_bytes, full_rows = _run(cfg.replace(total_steps=450), "softq_ref/MultiGoal-v0", tmp_path / "full", first)
+    _run(cfg, "softq_ref/MultiGoal-v0", tmp_path / "cut", first)
     gym_loop.train_gym(None, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / "cut", resume=True, extend_to=450,
-                       progress=False, dispatch="callback")
+                       progress=False, dispatch=then)
     assert (tmp_path / "cut" / "checkpoint.eqx").read_bytes() == full_bytes
 
 

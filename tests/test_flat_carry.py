@@ -110,16 +110,6 @@ def test_the_flat_dispatch_trains_the_same_run_as_the_per_step_one(algo, env_id,
                 assert float(f[k]) == pytest.approx(float(s[k]), rel=1e-5, abs=1e-6), k
 
 
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="runs a short training run twice; a CPU check")
-def test_a_run_under_the_flat_dispatch_resumes_bit_identically(tmp_path):
-    cfg = _config("sql", "softq_ref/MultiGoal-v0", 300)
-    full_bytes, full_rows = _run(cfg.replace(total_steps=450), "softq_ref/MultiGoal-v0", tmp_path / "full", "flat")
-    _run(cfg, "softq_ref/MultiGoal-v0", tmp_path / "cut", "flat")
-    gym_loop.train_gym(None, env_id="softq_ref/MultiGoal-v0", out_dir=tmp_path / "cut", resume=True, extend_to=450,
-                       progress=False, dispatch="flat")
-    assert (tmp_path / "cut" / "checkpoint.eqx").read_bytes() == full_bytes
-
-
 def test_auto_is_step_on_a_cpu_and_flat_on_an_accelerator():
     assert gym_loop.resolve_dispatch("auto") == ("step" if jax.default_backend() == "cpu" else "flat")
     assert gym_loop.resolve_dispatch("flat") == "flat"
