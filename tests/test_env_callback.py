@@ -102,13 +102,13 @@ def test_a_run_started_under_one_dispatch_continues_under_the_other_bit_identica
 def test_a_non_finite_reward_stops_the_callback_dispatch_with_the_per_step_message(tmp_path):
     cfg = make_config("sql", "hostile/NaNReward-v0", steps=300, alpha=1.0).replace(hidden_sizes=(16, 16), batch_size=8)
     messages = {}
-    for dispatch in ("step", "callback"):
+    for dispatch in ("step", "callback", "flat"):
         with pytest.raises(TrainingDiverged) as err:
             gym_loop.train_gym(cfg, env_id="hostile/NaNReward-v0", out_dir=tmp_path / dispatch, progress=False,
                                dispatch=dispatch)
         messages[dispatch] = str(err.value).replace(str(tmp_path / dispatch), "RUN")
     assert "non-finite reward at step 6" in messages["callback"]
-    assert messages["callback"] == messages["step"]
+    assert messages["callback"] == messages["step"] == messages["flat"]
 
 
 class _Failing(gym.Wrapper):
