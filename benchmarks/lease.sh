@@ -2,7 +2,8 @@
 # A device lease in one command: the device tool's `run` with carry [".whl"] and
 #   bash benchmarks/lease.sh "$OUT"
 # 1. installs the wheels the GPU image lacks (gymnasium, mujoco, mujoco-mjx, gymnax, import-linter, ...; carried
-#    in .whl/, which git ignores) into /tmp/site, without touching the image's own packages;
+#    in .whl/, which git ignores) into /tmp/site, without touching the image's own packages.  On a fresh machine,
+#    fill .whl/ here first: `bash benchmarks/lease_wheels.sh` (52 MiB; versions as installed here);
 # 2. puts a `softq-ref` command on PATH (`python -m softq_ref.cli`), for the tests that call it;
 # 3. runs benchmarks/gpu_session.sh with the parts and budgets of the next lease (docs/benchmarks.md, "the next
 #    lease"): the device section and the dispatch probe, about 220 s; any of gpu_session.sh's variables (PARTS,
