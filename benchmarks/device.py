@@ -118,12 +118,16 @@ def run(quick: bool, partial=None) -> dict:
     # Where a host-loop step's time goes on this device (wait for the action, dispatch, env.step, packing).
     out["host_breakdown"] = loops.host_breakdown("HalfCheetah-v5", warmup=200, steps=100 if quick else 500)
     _progress("host_breakdown", out, partial)
+    # The memory's bandwidth, to read the vmapped seeds' bytes per step against (are 1024 seeds memory-bound?).
+    out["copy_bandwidth"] = ceilings.copy_bandwidth(megabytes=64 if quick else 1024, repeats=3 if quick else 10)
+    _progress("copy_bandwidth", out, partial)
     steps = 50 if quick else 500
     seeds_list = (1, 4) if quick else (1, 16, 128, 1024)
     out["vmapped_seeds"] = {}
     for n in seeds_list:
         r = loops.bench_jitted_loop(n, steps, 2 if quick else 3)
-        out["vmapped_seeds"][str(n)] = {"per_step": r["per_step"], "first_chunk_with_compile_s": r["first_chunk_with_compile_s"]}
+        out["vmapped_seeds"][str(n)] = {"per_step": r["per_step"], "first_chunk_with_compile_s": r["first_chunk_with_compile_s"],
+                                        "xla_cost_per_step": r["xla_cost_per_step"]}
         _progress("vmapped_seeds", out, partial)
     one = out["vmapped_seeds"]["1"]["per_step"]["median_s"]
     last = str(seeds_list[-1])
@@ -152,8 +156,17 @@ def table(res: dict) -> str:
         ("train_step mujoco in scan (ms)", f"{1e3 * ts['in_scan']['median_s']:.3f}", "", ""),
         ("train_step mujoco GFLOP/s / f32 matmul (paired)", f"{ts['ceiling_ratio_paired']:.2f}", "", ""),
     ]
+    copy = res.get("copy_bandwidth", {}).get("jax_copy_gbs")
+    if copy:
+        rows.append(("JAX copy bandwidth, read + write (GB/s, best)", f"{copy:.0f}", "", ""))
     for n, r in res["vmapped_seeds"].items():
         rows.append((f"jitted loop, {n} seeds (ms/step)", f"{1e3 * r['per_step']['median_s']:.3f}", "", ""))
+        cost = r.get("xla_cost_per_step")
+        if cost and cost["bytes_accessed"]:
+            t = r["per_step"]["median_s"]
+            rate = f"{cost['bytes_accessed'] / t / 1e9:.0f} GB/s" + (f" ({cost['bytes_accessed'] / t / 1e9 / copy:.2f} of copy)" if copy else "")
+            rows.append((f"  {n} seeds: XLA's bytes / FLOPs per step; bytes / time",
+                         f"{cost['bytes_accessed'] / 1e6:.1f} MB / {cost['flops'] / 1e9:.2f} GFLOP; {rate}", "", ""))
     rows.append((f"sweep, {res['sweep']['many']['points']} points on {res['sweep']['many']['devices']} device(s) (ms/step)",
                  f"{1e3 * res['sweep']['many']['per_step']['median_s']:.3f}", "", ""))
     rows.append(("sweep, 1 point (ms/step)", f"{1e3 * res['sweep']['one']['per_step']['median_s']:.3f}", "", ""))

@@ -37,6 +37,26 @@ def _carries(config, env, seeds: int):
     return jax.tree.map(lambda x: jnp.array(x, copy=True), carry)
 
 
+def xla_cost(jitted, *args) -> dict | None:
+    """XLA's own estimate of one scan step of a compiled chunk: FLOPs and bytes accessed (all seeds together).
+
+    XLA's cost analysis counts a loop's body once, whatever its trip count (on this CPU a chunk of one step
+    and one of two give the same figures to three digits; ``tests/test_benchmarks_device.py`` checks it), so for a chunk, one ``lax.scan`` over environment steps,
+    the figures are per environment step.  Bytes accessed are summed over the compiled program's operations
+    after fusion, for the device it was compiled for; divided by the measured time per step they say how
+    close a step runs to the memory's bandwidth.  ``None`` where the backend gives no estimate.
+    """
+    try:
+        analysis = jitted.lower(*args).compile().cost_analysis()
+    except Exception:  # noqa: BLE001 -- an estimate, never a reason to lose the timing
+        return None
+    if isinstance(analysis, list):
+        analysis = analysis[0] if analysis else None
+    if not analysis:
+        return None
+    return {"flops": float(analysis.get("flops", 0.0)), "bytes_accessed": float(analysis.get("bytes accessed", 0.0))}
+
+
 def bench_jitted_loop(seeds: int, steps: int, repeats: int, total_steps: int = TEN_K, reference=None) -> dict:
     """Seconds per environment step (with one update each) of ``seeds`` vmapped seeds.
 
@@ -51,6 +71,7 @@ def bench_jitted_loop(seeds: int, steps: int, repeats: int, total_steps: int = T
     carry, _ = warmup(carry)
     jax.block_until_ready(carry)
     chunk = jax.jit(jax.vmap(jax_loop.make_chunk(SQL, config, env, steps, learn=True)), donate_argnums=0)
+    cost = xla_cost(chunk, carry)
     t0 = time.perf_counter()
     carry, stats = chunk(carry)
     jax.block_until_ready(carry)
@@ -77,6 +98,7 @@ def bench_jitted_loop(seeds: int, steps: int, repeats: int, total_steps: int = T
         "warmup_step_s": warmup_step_s,
         "first_chunk_with_compile_s": first_s,
         "finite": bool(np.all(np.isfinite(np.asarray(stats.metrics["q_loss"])))),
+        "xla_cost_per_step": cost,
     }
     if ref_times:
         out["train_step_in_scan"] = summary(ref_times)

@@ -62,3 +62,36 @@ def test_gpu_flag_is_the_device_section_alone():
     with pytest.raises(SystemExit) as exit_:
         bench_main.main(["--gpu", "--only", "loops"])
     assert exit_.value.code == 2
+
+
+def test_the_table_reads_the_seeds_bytes_against_the_copy_bandwidth():
+    res = _result()
+    res["copy_bandwidth"] = {"jax_copy_gbs": 4000.0}
+    # 2 GB per step in 1 ms: 2000 GB/s, half the copy bandwidth.
+    res["vmapped_seeds"]["1024"] = {"per_step": {"median_s": 1e-3},
+                                    "xla_cost_per_step": {"flops": 5e11, "bytes_accessed": 2e9}}
+    rows = {r[0].strip(): r[1].strip() for r in (line.split("|")[1:-1] for line in device.table(res).splitlines()[2:])}
+    assert rows["1024 seeds: XLA's bytes / FLOPs per step; bytes / time"] == "2000.0 MB / 500.00 GFLOP; 2000 GB/s (0.50 of copy)"
+    assert rows["JAX copy bandwidth, read + write (GB/s, best)"] == "4000"
+
+
+def test_xla_cost_counts_a_scan_body_once():
+    # benchmarks.loops.xla_cost reads a chunk's figures as per environment step because XLA's cost analysis
+    # counts a loop's body once, whatever its trip count.  Should a JAX release multiply by the trip count,
+    # this fails and the per-step reading (docs/benchmarks.md) must change.
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks.loops import xla_cost
+
+    def chunk(steps):
+        def run(x):
+            return jax.lax.scan(lambda c, _: (jnp.tanh(c @ c), None), x, None, length=steps)[0]
+        return jax.jit(run)
+
+    x = jnp.ones((64, 64), jnp.float32)
+    one, five = xla_cost(chunk(1), x), xla_cost(chunk(5), x)
+    if one is None:
+        pytest.skip("this backend gives no cost analysis")
+    assert abs(five["flops"] - one["flops"]) <= 1e-3 * one["flops"]  # the loop counter's adds differ, not 5x
+    assert one["flops"] >= 2 * 64**3  # the body's matrix product is in it
