@@ -293,7 +293,8 @@ def test_a_fine_tuning_run_trains_a_missing_source_again(tmp_path):
     pre, fine = campaign.runs
     runner.execute(campaign, pre, say=lambda _: None)
     committed = runner.result_path(campaign, pre).read_bytes()
-    shutil.rmtree(runner.work_dir(campaign, pre))  # what a clone of the repository has: the result only
+    shutil.rmtree(runner.work_dir(campaign, pre))  # what a clone made before agents were committed has:
+    shutil.rmtree(runner.agent_path(campaign, pre).parent)  # the result only
     said: list[str] = []
     runner.execute(campaign, fine, say=said.append)
     assert runner.status(campaign, fine).state == "done"
@@ -302,6 +303,7 @@ def test_a_fine_tuning_run_trains_a_missing_source_again(tmp_path):
     assert runner.result_path(campaign, pre).read_bytes() == committed  # never rewritten
     # Must-fail twin: a committed evaluation that the agent trained again does not give is reported as differing.
     shutil.rmtree(runner.work_dir(campaign, pre))
+    shutil.rmtree(runner.agent_path(campaign, pre).parent)  # the agent trained again was committed; not this time
     data = json.loads(committed)
     data["evaluations"][-1]["stochastic"] = [r + 1.0 for r in data["evaluations"][-1]["stochastic"]]
     runner.result_path(campaign, pre).write_text(json.dumps(data))
@@ -366,3 +368,75 @@ def test_status_estimates_the_time_left_from_the_runs_rates(tmp_path):
     assert runner.remaining_time(partial + borrowed) == (pytest.approx(30.0 + 30.0), 0, 3)
     assert "no time estimate yet: none of the 2 unfinished" in runner.format_status(campaign, missing)[-1]
     assert runner.remaining_time([runner.RunStatus(a0, "stale", 200, 1, 20.0)]) is None  # nothing to train
+
+
+def test_a_source_run_commits_its_agent_and_fine_tuning_starts_from_it_without_the_run_directory(tmp_path):
+    """A fresh machine with the repository only: the fine-tuning run starts from the committed agent, bit for bit."""
+    import json
+    import shutil
+
+    import jax
+    import numpy as np
+
+    from softq_ref.trained import load as load_agent
+
+    (tmp_path / "ft.toml").write_text(FINE_TUNE)
+    campaign = load(tmp_path / "ft.toml")
+    pre, fine = campaign.runs
+    assert runner.is_source(campaign, pre) and not runner.is_source(campaign, fine)
+    runner.execute(campaign, pre, say=lambda _: None)
+    final = load_agent(runner.work_dir(campaign, pre) / runner.TRAIN).state
+    record = json.loads(runner.agent_record_path(campaign, pre).read_text())
+    assert record["run"] == "pre-s0" and record["regenerated"] is False and record["step"] == 150
+    assert record["fingerprint"] == pre.group.fingerprint()
+    shutil.rmtree(runner.work_dir(campaign, pre))
+    said: list[str] = []
+    runner.execute(campaign, fine, say=said.append)
+    assert not any("training it again" in line for line in said), said  # the agent file made that unnecessary
+    assert not runner.work_dir(campaign, pre).exists()
+    # The fine-tuning run's step-0 checkpoint holds the committed agent: compare its actor with the source's.
+    from softq_ref.io.run_dir import RunDir
+
+    train_dir = runner.work_dir(campaign, fine) / runner.TRAIN
+    shutil.rmtree(train_dir)
+    rd = RunDir.create(train_dir, config=runner._config(fine, 150), env_id=fine.group.task, seeds=[0], loop="gym",
+                       settings={"log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0})
+    try:
+        runner._write_initial_checkpoint(campaign, fine, rd)
+    finally:
+        rd.release()
+    started = load_agent(train_dir).state
+    assert float(started.hparams.exploration_std) == pytest.approx(0.2)  # the fine-tuning config's, as before
+    # Every other leaf (networks, targets, optimiser moments, counters) is the source's final one, bit for bit.
+    import equinox as eqx
+
+    same = eqx.tree_at(lambda st: st.hparams, started, final.hparams)
+    assert jax.tree.structure(same) == jax.tree.structure(final)
+    for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(same)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("bytes", "SHA-256 is not the one"),
+    ("fingerprint", "made under other settings"),
+])
+def test_a_damaged_or_stale_committed_agent_is_refused_in_one_line(damage, message, tmp_path):
+    import json
+    import shutil
+
+    (tmp_path / "ft.toml").write_text(FINE_TUNE)
+    campaign = load(tmp_path / "ft.toml")
+    pre, fine = campaign.runs
+    runner.execute(campaign, pre, say=lambda _: None)
+    shutil.rmtree(runner.work_dir(campaign, pre))
+    if damage == "bytes":
+        path = runner.agent_path(campaign, pre)
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 1
+        path.write_bytes(bytes(data))
+    else:
+        record = runner.agent_record_path(campaign, pre)
+        record.write_text(json.dumps({**json.loads(record.read_text()), "fingerprint": "0" * 16}))
+    with pytest.raises(CampaignError, match=message) as err:
+        runner.execute(campaign, fine, say=lambda _: None)
+    assert "\n" not in str(err.value)

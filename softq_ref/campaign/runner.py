@@ -28,6 +28,15 @@ Each finished run leaves ``results/<campaign>/<run>.json``: the evaluation retur
 point and mode, the training curve (``mean_return`` per logging row) and the task's episode
 counters, the exact config, the versions, the wall time and the machine.  It is small (a few
 kilobytes) and meant to be committed; the run directories under ``runs/`` are not.
+
+**Source agents.**  A run that another group fine-tunes from (``init_from``) also leaves its final
+agent, ``results/<campaign>/agents/<run>.eqx`` (networks, target network and optimiser state; about
+half a megabyte at the MuJoCo sizes), with ``agents/<run>.json`` recording the group's fingerprint,
+the file's SHA-256 and whether the agent is the run's own or one trained again.  Committed with the
+result file, it lets a fine-tuning run start on another machine, or in a later sitting on a fresh
+one, from the very agent the first fine-tuning runs started from, where a run directory would
+otherwise have to be trained again (and, under other code or another float summation order, come
+out different: ``results/pretraining/sql-pretrain-s0.regenerated.json`` records such a case).
 """
 
 from __future__ import annotations
@@ -71,6 +80,21 @@ def work_dir(campaign: Campaign, run: Run) -> Path:
 
 def result_path(campaign: Campaign, run: Run) -> Path:
     return campaign.results_dir / f"{run.name}.json"
+
+
+def agent_path(campaign: Campaign, run: Run) -> Path:
+    """``results/<campaign>/agents/<run>.eqx``: a source run's final agent, committed for its fine-tuning runs."""
+    return campaign.results_dir / "agents" / f"{run.name}.eqx"
+
+
+def agent_record_path(campaign: Campaign, run: Run) -> Path:
+    """``results/<campaign>/agents/<run>.json``: what :func:`agent_path` holds (fingerprint, SHA-256, origin)."""
+    return agent_path(campaign, run).with_suffix(".json")
+
+
+def is_source(campaign: Campaign, run: Run) -> bool:
+    """Whether some group of the campaign fine-tunes from ``run``'s group (``init_from``)."""
+    return any(g.init_from == run.group.name for g in campaign.groups)
 
 
 def check_path(campaign: Campaign, run: Run) -> Path:
@@ -215,6 +239,8 @@ def _execute_locked(campaign, run, work, *, say, progress) -> RunStatus:
         say(f"{run.name}: step {target}/{g.steps} (evaluation {len(state['evaluations'])}/{total}): "
             f"{shown} [{_duration(state['wall_time_s'])}]")
     _write_json(result_path(campaign, run), _result(campaign, run, work, state))
+    if is_source(campaign, run):
+        _export_agent(campaign, run, regenerated=False)
     say(f"{run.name}: done in {_duration(state['wall_time_s'])}; result {result_path(campaign, run)}")
     return status(campaign, run)
 
@@ -249,6 +275,10 @@ def _ensure_source_agent(campaign: Campaign, source: Run, *, say, progress: bool
     from filelock import FileLock
 
     if _has_final_agent(campaign, source):
+        # Committed from here if it is not yet: a run directory made by an earlier version, or trained again.
+        _export_agent(campaign, source, regenerated=not (work_dir(campaign, source) / STATE).is_file())
+        return
+    if _committed_agent(campaign, source) is not None:
         return
     work = work_dir(campaign, source)
     work.mkdir(parents=True, exist_ok=True)
@@ -270,6 +300,54 @@ def _ensure_source_agent(campaign: Campaign, source: Run, *, say, progress: bool
             _write_json(check, {"run": source.name, "regenerated": _now(), "committed_evaluation": committed,
                                 "evaluation_again": again, "max_abs_difference": gap,
                                 "versions": _versions(), "machine": _machine()})
+        _export_agent(campaign, source, regenerated=True)
+
+
+def _export_agent(campaign: Campaign, run: Run, *, regenerated: bool) -> None:
+    """Write ``agents/<run>.eqx`` and its record from the run directory's final agent, unless recorded already.
+
+    The record is written last: an export cut short leaves no record, and is done again.
+    """
+    import jax
+
+    from softq_ref.io.checkpoint import save_atomic
+    from softq_ref.trained import load
+
+    record = agent_record_path(campaign, run)
+    if record.is_file():
+        return
+    path = agent_path(campaign, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    agent = load(work_dir(campaign, run) / TRAIN, 0)
+    digest = save_atomic(path, jax.device_get(agent.state))
+    _write_json(record, {"run": run.name, "fingerprint": run.group.fingerprint(), "step": run.group.steps,
+                         "algo": run.group.algo, "task": run.group.task, "sha256": digest,
+                         "regenerated": regenerated, "written": _now(), "source_commit": source_commit(),
+                         "versions": _versions(), "machine": _machine()})
+
+
+def _committed_agent(campaign: Campaign, run: Run) -> Path | None:
+    """The committed agent file of ``run`` when it is there, whole and made under the group's settings.
+
+    ``None`` when there is none; :class:`CampaignError` (one line) when there is one that cannot be used:
+    its record names other settings (a stale agent), or the file is not the one the record describes.
+    """
+    import hashlib
+
+    path, record = agent_path(campaign, run), agent_record_path(campaign, run)
+    if not record.is_file():
+        return None
+    meta = _read_json(record)
+    if meta.get("fingerprint") != run.group.fingerprint():
+        raise CampaignError(f"{record}: made under other settings of group {run.group.name!r}; "
+                            f"remove it (and {path.name}) to train the source again")
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise CampaignError(f"{path}: unreadable ({err.strerror or err})") from None
+    if digest != meta.get("sha256"):
+        raise CampaignError(f"{path}: its SHA-256 is not the one {record.name} records (a changed or torn file)")
+    return path
 
 
 def _mean(values) -> float:
@@ -337,20 +415,33 @@ def _write_initial_checkpoint(campaign: Campaign, run: Run, rd) -> None:
     from softq_ref.train.gym_loop import init_carries, make_env
     from softq_ref.trained import load
 
-    source = load(work_dir(campaign, Run(campaign.group(run.group.init_from), run.seed)) / TRAIN, 0)
+    source_run = Run(campaign.group(run.group.init_from), run.seed)
     env = make_env(rd.env_id, rd.config.max_path_length)
     obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
     env.close()
-    if source.obs_dim != obs_dim:
-        raise CampaignError(f"{run.name}: {source.env_id} has {source.obs_dim}-dimensional observations, "
-                            f"{rd.env_id} {obs_dim}; a pretrained agent cannot be carried over")
     carries = init_carries(rd.algo, rd.config, obs_dim, action_dim, rd.seeds)
-    agent = source.state
+    if _has_final_agent(campaign, source_run):
+        source = load(work_dir(campaign, source_run) / TRAIN, 0)
+        if source.obs_dim != obs_dim:
+            raise CampaignError(f"{run.name}: {source.env_id} has {source.obs_dim}-dimensional observations, "
+                                f"{rd.env_id} {obs_dim}; a pretrained agent cannot be carried over")
+        agent, origin = source.state, source.run_dir
+    else:  # the committed agent file (_ensure_source_agent saw that it is whole and current)
+        from softq_ref.io.checkpoint import load as load_tree
+
+        origin = _committed_agent(campaign, source_run)
+        if origin is None:
+            raise CampaignError(f"{run.name}: neither a run directory nor a committed agent of {source_run.name} is here")
+        like = jax.tree.map(lambda x: np.asarray(x)[0], jax.device_get(carries.agent))
+        try:
+            agent = load_tree(origin, like)
+        except (RuntimeError, ValueError) as err:  # equinox names the leaf whose shape or dtype differs
+            raise CampaignError(f"{run.name}: the agent in {origin} does not fit this run's config ({err})") from None
     if rd.algo.with_hparams is not None:
         agent = rd.algo.with_hparams(agent, **rd.config.traced_values())
     agent = jax.tree.map(lambda x: np.asarray(x)[None], jax.device_get(agent))
     if jax.tree.structure(agent) != jax.tree.structure(carries.agent):
-        raise CampaignError(f"{run.name}: the agent of {source.run_dir} does not fit this run's config")
+        raise CampaignError(f"{run.name}: the agent of {origin} does not fit this run's config")
     rd.acquire()
     rd.save_checkpoint(carries._replace(agent=agent))
 
