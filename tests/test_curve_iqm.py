@@ -147,15 +147,15 @@ def test_the_mujoco_reference_curves_are_what_the_result_files_say(name, tmp_pat
 
 
 # ------------------------------------------------ the conformance campaign's curves (experiments/conformance.toml)
-def _heldout_csv(tmp_path, shift=0.0):
-    """The committed held-out SQL Swimmer runs (seeds the reference does not hold) as a per-seed curve CSV,
-    every return moved by ``shift``."""
+def _heldout_csv(tmp_path, shift=0.0, group="heldout"):
+    """The committed SQL Swimmer runs of one group of the conformance campaign (``heldout``: seeds the reference
+    does not hold; ``unscaled``: the planted bug) as a per-seed curve CSV, every return moved by ``shift``."""
     from pathlib import Path
 
     results = Path(__file__).resolve().parents[1] / "experiments" / "results" / "conformance"
-    files = sorted(results.glob("sql-Swimmer-heldout-s*.json"))
-    assert len(files) >= 2, "the conformance campaign's held-out runs s3 and s4 are committed"
-    out = curves.campaign_curves_csv(files, tmp_path / "heldout.csv")
+    files = sorted(results.glob(f"sql-Swimmer-{group}-s[0-9].json"))
+    assert len(files) >= 2, f"the conformance campaign's {group} runs s3 and s4 are committed"
+    out = curves.campaign_curves_csv(files, tmp_path / f"{group}.csv")
     if shift:
         with open(out, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -183,3 +183,12 @@ def test_the_same_curves_moved_down_three_reference_sds_fail_the_iqm_test(tmp_pa
     sd = float(np.std(curves.final_scores(curves.read_metrics(ref), 300_000.0), ddof=1))
     iqm = curves.check_final_iqm(_heldout_csv(tmp_path, shift=-3 * sd), ref)
     assert not iqm.passed and "below" in iqm.reasons[0]
+
+
+def test_the_planted_bugs_curves_fail_the_iqm_test(tmp_path):
+    """The port with the reward scale forgotten (alpha 1 instead of 1/30; experiments/conformance.toml, fixed before
+    its runs) against the same reference: seeds 3 and 4 ended at 28.3 and 31.4 (2026-12-01), IQM 29.83
+    [28.29, 31.37], below the reference's 39.28 [34.07, 45.22].  The held-out seeds above pass the same test."""
+    ref = curves.REFERENCE_DIR / "mujoco-swimmer-sql-seeds.csv"
+    iqm = curves.check_final_iqm(_heldout_csv(tmp_path, group="unscaled"), ref)
+    assert not iqm.passed and "below" in iqm.reasons[0], iqm.format()
