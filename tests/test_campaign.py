@@ -440,3 +440,22 @@ def test_a_damaged_or_stale_committed_agent_is_refused_in_one_line(damage, messa
     with pytest.raises(CampaignError, match=message) as err:
         runner.execute(campaign, fine, say=lambda _: None)
     assert "\n" not in str(err.value)
+
+
+def test_status_says_where_a_fine_tuning_runs_agent_will_come_from(tmp_path):
+    import shutil
+
+    (tmp_path / "ft.toml").write_text(FINE_TUNE)
+    campaign = load(tmp_path / "ft.toml")
+    pre, fine = campaign.runs
+
+    def note():
+        return runner.status(campaign, fine).note
+
+    assert note() == "waits for pre-s0"
+    runner.execute(campaign, pre, say=lambda _: None)
+    assert note() == "starts from pre-s0's run directory"
+    shutil.rmtree(runner.work_dir(campaign, pre))
+    assert note() == "starts from pre-s0's committed agent"
+    shutil.rmtree(runner.agent_path(campaign, pre).parent)
+    assert note() == "pre-s0 is to be trained again first (150 steps)"

@@ -150,8 +150,21 @@ def status(campaign: Campaign, run: Run) -> RunStatus:
         return RunStatus(run, "partial", steps, len(evals), float(state.get("wall_time_s", 0.0)), missing)
     if missing:
         return RunStatus(run, "unavailable", 0, 0, 0.0, missing)
-    note = f"waits for {run.group.init_from}" if run.group.init_from else ""
-    return RunStatus(run, "missing", 0, 0, 0.0, note)
+    return RunStatus(run, "missing", 0, 0, 0.0, _source_note(campaign, run))
+
+
+def _source_note(campaign: Campaign, run: Run) -> str:
+    """For a fine-tuning run not yet started: where its pretrained agent is to come from."""
+    if not run.group.init_from:
+        return ""
+    source = Run(campaign.group(run.group.init_from), run.seed)
+    if not result_path(campaign, source).is_file():
+        return f"waits for {source.name}"
+    if _has_final_agent(campaign, source):
+        return f"starts from {source.name}'s run directory"
+    if agent_record_path(campaign, source).is_file():
+        return f"starts from {source.name}'s committed agent"
+    return f"{source.name} is to be trained again first ({source.group.steps} steps)"
 
 
 def _trained_steps(train_dir: Path) -> int:
