@@ -310,6 +310,10 @@ def test_a_fine_tuning_run_trains_a_missing_source_again(tmp_path):
     said.clear()
     runner._ensure_source_agent(campaign, pre, say=said.append, progress=False)
     assert any("differs from the committed one by up to 1" in line for line in said), said
+    # The agent trained again is committed, with its own evaluation and the gap.
+    record = json.loads(runner.agent_record_path(campaign, pre).read_text())
+    assert record["regenerated"] is True and record["max_abs_difference"] == pytest.approx(1.0)
+    assert record["evaluation_again"]["step"] == 150
 
 
 def test_locomotion_evaluations_record_the_net_displacement():

@@ -313,13 +313,16 @@ def _ensure_source_agent(campaign: Campaign, source: Run, *, say, progress: bool
             _write_json(check, {"run": source.name, "regenerated": _now(), "committed_evaluation": committed,
                                 "evaluation_again": again, "max_abs_difference": gap,
                                 "versions": _versions(), "machine": _machine()})
-        _export_agent(campaign, source, regenerated=True)
+        _export_agent(campaign, source, regenerated=True, evaluation=again, gap=gap)
 
 
-def _export_agent(campaign: Campaign, run: Run, *, regenerated: bool) -> None:
+def _export_agent(campaign: Campaign, run: Run, *, regenerated: bool, evaluation: dict | None = None,
+                  gap: float | None = None) -> None:
     """Write ``agents/<run>.eqx`` and its record from the run directory's final agent, unless recorded already.
 
-    The record is written last: an export cut short leaves no record, and is done again.
+    The record is written last: an export cut short leaves no record, and is done again.  For an agent
+    trained again it also holds that agent's repetition of the last evaluation and its largest gap from the
+    committed one (``<run>.regenerated.json`` keeps the first regeneration's only).
     """
     import jax
 
@@ -336,6 +339,7 @@ def _export_agent(campaign: Campaign, run: Run, *, regenerated: bool) -> None:
     _write_json(record, {"run": run.name, "fingerprint": run.group.fingerprint(), "step": run.group.steps,
                          "algo": run.group.algo, "task": run.group.task, "sha256": digest,
                          "regenerated": regenerated, "written": _now(), "source_commit": source_commit(),
+                         **({"evaluation_again": evaluation, "max_abs_difference": gap} if evaluation else {}),
                          "versions": _versions(), "machine": _machine()})
 
 
