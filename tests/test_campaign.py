@@ -80,6 +80,7 @@ def test_a_tiny_campaign_runs_and_leaves_result_files(finished):
         assert data["train_curve"] and data["train_curve"][-1][0] <= 300
         assert set(data["episode_counters"]) == {"goal_0", "goal_1", "goal_2", "goal_3"}
         assert data["versions"]["jax"] and data["machine"]["cpu_count"] >= 1 and data["wall_time_s"] > 0
+        assert "cpu_model" in data["machine"] and isinstance(data["machine"]["cpu_vector_isa"], list)
         # The precision its products ran in (dev-gpu-matmul-precision): the campaign ran in a child process
         # with JAX's default (None) unless the environment asks for another.
         assert data["machine"]["matmul_precision"] == os.environ.get("JAX_DEFAULT_MATMUL_PRECISION")

@@ -585,10 +585,24 @@ def _machine() -> dict:
     from softq_ref.io.run_dir import device_record
 
     # matmul_precision: None is JAX's default, TF32 on a GPU (spec deviation dev-gpu-matmul-precision).
+    # cpu_model and cpu_vector_isa: XLA's CPU kernels differ by instruction set, and with them float rounding; SQL's
+    # pretrained agents trained again on another 2-core machine came out different (experiments.md), so say which.
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "jax_backend": jax.default_backend(),
+            "cpu_count": os.cpu_count(), **_cpu(), "jax_backend": jax.default_backend(),
             "devices": sorted({str(d.device_kind) for d in jax.devices()}),
             "matmul_precision": device_record()["matmul_precision"]}
+
+
+def _cpu() -> dict:
+    """The processor's model name and its widest vector instruction sets, from ``/proc/cpuinfo`` where there is one."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return {}
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    isa = sorted(f for f in set(flags) if f.startswith(("avx", "fma", "amx")))
+    return {"cpu_model": model, "cpu_vector_isa": isa}
 
 
 def _duration(seconds: float) -> str:
