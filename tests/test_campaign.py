@@ -250,11 +250,24 @@ config = {hidden_sizes = [8], batch_size = 16, exploration_std = 0.2}
 """
 
 
+def _initial_checkpoint(campaign, fine):
+    """A fresh run directory for ``fine`` holding only its step-0 checkpoint (the source's agent); returns its path."""
+    from softq_ref.io.run_dir import RunDir
+
+    train_dir = runner.work_dir(campaign, fine) / runner.TRAIN
+    rd = RunDir.create(train_dir, config=runner._config(fine, 150), env_id=fine.group.task, seeds=[0], loop="gym",
+                       settings={"log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0})
+    try:
+        runner._write_initial_checkpoint(campaign, fine, rd)
+    finally:
+        rd.release()
+    return train_dir
+
+
 def test_a_fine_tuning_run_starts_from_the_pretrained_agent(tmp_path):
     import jax
     import numpy as np
 
-    from softq_ref.io.run_dir import RunDir
     from softq_ref.trained import load as load_agent
 
     (tmp_path / "ft.toml").write_text(FINE_TUNE)
@@ -265,13 +278,7 @@ def test_a_fine_tuning_run_starts_from_the_pretrained_agent(tmp_path):
         runner.execute(campaign, fine, say=lambda _: None)
     runner.execute(campaign, pre, say=lambda _: None)
     source = load_agent(runner.work_dir(campaign, pre) / runner.TRAIN)
-    train_dir = runner.work_dir(campaign, fine) / runner.TRAIN
-    rd = RunDir.create(train_dir, config=runner._config(fine, 150), env_id=fine.group.task, seeds=[0], loop="gym",
-                       settings={"log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0})
-    try:
-        runner._write_initial_checkpoint(campaign, fine, rd)
-    finally:
-        rd.release()
+    train_dir = _initial_checkpoint(campaign, fine)
     started = load_agent(train_dir)
     # The networks are the pretrained ones, leaf for leaf; the traced exploration noise is the fine-tuning config's.
     assert float(started.state.hparams.exploration_std) == pytest.approx(0.2)
@@ -399,18 +406,9 @@ def test_a_source_run_commits_its_agent_and_fine_tuning_starts_from_it_without_t
     runner.execute(campaign, fine, say=said.append)
     assert not any("training it again" in line for line in said), said  # the agent file made that unnecessary
     assert not runner.work_dir(campaign, pre).exists()
-    # The fine-tuning run's step-0 checkpoint holds the committed agent: compare its actor with the source's.
-    from softq_ref.io.run_dir import RunDir
-
-    train_dir = runner.work_dir(campaign, fine) / runner.TRAIN
-    shutil.rmtree(train_dir)
-    rd = RunDir.create(train_dir, config=runner._config(fine, 150), env_id=fine.group.task, seeds=[0], loop="gym",
-                       settings={"log_every": 1000, "checkpoint_every": 10_000, "checkpoint_minutes": 5.0})
-    try:
-        runner._write_initial_checkpoint(campaign, fine, rd)
-    finally:
-        rd.release()
-    started = load_agent(train_dir).state
+    # The fine-tuning run's step-0 checkpoint holds the committed agent: compare it with the source's.
+    shutil.rmtree(runner.work_dir(campaign, fine) / runner.TRAIN)
+    started = load_agent(_initial_checkpoint(campaign, fine)).state
     assert float(started.hparams.exploration_std) == pytest.approx(0.2)  # the fine-tuning config's, as before
     # Every other leaf (networks, targets, optimiser moments, counters) is the source's final one, bit for bit.
     import equinox as eqx
