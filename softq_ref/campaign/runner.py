@@ -349,7 +349,7 @@ def _committed_agent(campaign: Campaign, run: Run) -> Path | None:
     ``None`` when there is none; :class:`CampaignError` (one line) when there is one that cannot be used:
     its record names other settings (a stale agent), or the file is not the one the record describes.
     """
-    import hashlib
+    from softq_ref.io.run_dir import file_sha256
 
     path, record = agent_path(campaign, run), agent_record_path(campaign, run)
     if not record.is_file():
@@ -359,7 +359,7 @@ def _committed_agent(campaign: Campaign, run: Run) -> Path | None:
         raise CampaignError(f"{record}: made under other settings of group {run.group.name!r}; "
                             f"remove it (and {path.name}) to train the source again")
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
     except OSError as err:
         raise CampaignError(f"{path}: unreadable ({err.strerror or err})") from None
     if digest != meta.get("sha256"):
@@ -594,7 +594,7 @@ def _machine() -> dict:
 
 
 def _cpu() -> dict:
-    """The processor's model name and its widest vector instruction sets, from ``/proc/cpuinfo`` where there is one."""
+    """The processor's model name and its vector instruction sets (AVX*, FMA, AMX), from ``/proc/cpuinfo`` if present."""
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
