@@ -205,6 +205,15 @@ def test_cli_curve_and_make_reference(capsys, tmp_path):
     ref = tmp_path / "ref.csv"
     code, out, _ = run(capsys, "--make-reference", str(ref), "--from", *runs)
     assert code == 0 and "wrote" in out and ref.is_file()
+    # The reference is a new file: a second --make-reference onto it is refused and leaves it as it was.
+    before = ref.read_bytes()
+    code, _, err = run(capsys, "--make-reference", str(ref), "--from", *runs[:2])
+    assert code == 2 and "already exists; nothing was written" in err and len(err.strip().splitlines()) == 1
+    assert ref.read_bytes() == before
+    code, _, err = run(capsys, "--make-reference", str(tmp_path / "other.csv"), "--from", *runs,
+                       "--eval-mode", "deterministic")
+    assert code == 2 and "--eval-mode is for campaign result files" in err
+    assert not (tmp_path / "other.csv").exists()
     good = _write_metrics(tmp_path / "good.csv", [7, 8])
     code, out, _ = run(capsys, "--curve", str(good), "--reference", str(ref))
     assert code == 0 and "result: PASS" in out

@@ -126,6 +126,26 @@ def test_reference_from_campaign_result_files(tmp_path):
     assert got["2"][1].tolist() == [4.0, 7.0]
     with pytest.raises(ValueError, match="no 'deterministic' evaluations"):
         curves.campaign_curves_csv(sorted(tmp_path.glob("r*.json")), tmp_path / "x.csv", mode="deterministic")
+    with pytest.raises(ValueError, match="already exists; nothing was written"):
+        curves.campaign_curves_csv(sorted(tmp_path.glob("r*.json")), out)
+    assert curves.read_metrics(out)["2"][1].tolist() == [4.0, 7.0]
+
+
+def test_make_reference_from_campaign_files_picks_the_evaluation_mode(tmp_path, capsys):
+    """``conform --make-reference --eval-mode deterministic`` takes DDPG's noiseless episodes, the default the
+    stochastic ones: the two files differ exactly where the two modes' returns do."""
+    from softq_ref.cli import main
+
+    for seed in range(2):
+        (tmp_path / f"r{seed}.json").write_text(json.dumps({"seed": seed, "evaluations": [
+            {"step": 10, "stochastic": [1.0, 3.0], "deterministic": [10.0 + seed, 12.0]}]}))
+    files = [str(f) for f in sorted(tmp_path.glob("r*.json"))]
+    assert main(["conform", "--make-reference", str(tmp_path / "s.csv"), "--from", *files]) == 0
+    assert main(["conform", "--make-reference", str(tmp_path / "d.csv"), "--from", *files,
+                 "--eval-mode", "deterministic"]) == 0
+    assert "deterministic evaluations" in capsys.readouterr().out
+    assert curves.read_metrics(tmp_path / "s.csv")["1"][1].tolist() == [2.0]
+    assert curves.read_metrics(tmp_path / "d.csv")["1"][1].tolist() == [11.5]
 
 
 #: The MuJoCo reference curves in spec/reference_curves and the campaign result files they summarise.

@@ -3,7 +3,7 @@
     softq-ref conform MODULE:FUNCTION --equation eq-10 [--adapter numpy|torch|jax] [--dtype float32]
     softq-ref conform --list
     softq-ref conform --curve metrics.csv --reference multigoal-sql
-    softq-ref conform --make-reference OUT.csv run1/metrics.csv run2/metrics.csv
+    softq-ref conform --make-reference OUT.csv --from run1/metrics.csv run2/metrics.csv
 
 Exit codes: 0 when everything passes, 1 when a property (or the curve check) fails, 2 for
 bad input (one line on stderr, printed by ``softq_ref.cli``), 130 when interrupted.  The
@@ -77,10 +77,14 @@ def add_conform_parser(subparsers) -> argparse.ArgumentParser:
     curve.add_argument("--window", type=int, default=1,
                        help="--test iqm: evaluations averaged into each seed's final score (default: %(default)s)")
     curve.add_argument("--make-reference", metavar="OUT_CSV",
-                       help="write a reference curve from the metrics CSVs given as --from")
+                       help="write a reference curve, a new file (one already there is refused), from the files given as --from")
     curve.add_argument("--from", dest="sources", nargs="+", metavar="CSV",
                        help="metrics CSVs for --make-reference (a summary curve), or campaign result files "
                        "(results/<campaign>/*.json: per-seed curves for --test iqm)")
+    curve.add_argument("--eval-mode", choices=["stochastic", "deterministic"], default=None,
+                       help="--make-reference from campaign result files: which evaluation episodes make each "
+                       "seed's curve (deterministic: DDPG's actor without noise, as the paper reports DDPG) "
+                       "(default: stochastic)")
     p.set_defaults(func=run)
     return p
 
@@ -113,9 +117,14 @@ def _run_curve(args) -> int:
         if not args.sources:
             raise ValueError("--make-reference needs --from METRICS.csv [METRICS.csv ...]")
         if all(str(s).endswith(".json") for s in args.sources):
-            curves.campaign_curves_csv(args.sources, args.make_reference)
-            print(f"wrote {args.make_reference}: per-seed curves of {len(args.sources)} campaign run(s)")
+            mode = args.eval_mode or "stochastic"
+            curves.campaign_curves_csv(args.sources, args.make_reference, mode=mode)
+            print(f"wrote {args.make_reference}: per-seed curves ({mode} evaluations) of {len(args.sources)} "
+                  "campaign run(s)")
             return 0
+        if args.eval_mode:
+            raise ValueError("--eval-mode is for campaign result files (--from results/<campaign>/*.json); "
+                             "a metrics CSV has one return per evaluation")
         reference = curves.write_reference_curve(args.sources, args.make_reference)
         print(f"wrote {args.make_reference}: {len(reference.steps)} steps, {int(reference.n_seeds.max())} seeds")
         return 0

@@ -146,12 +146,24 @@ def summarize(sources, steps: Sequence[float] | None = None) -> ReferenceCurve:
                           source=", ".join(str(s) for s in names))
 
 
-def write_reference_curve(sources, path, steps: Sequence[float] | None = None) -> ReferenceCurve:
-    """Summarise runs (``summarize``) and write the reference CSV; returns the curve."""
-    reference = summarize(sources, steps)
+def _create_csv(path):
+    """``path`` opened for writing, created new: a file already there is never overwritten (``ValueError``).
+
+    The parent folder is created if needed.  Opened with mode ``"x"``, so a file that appears between the
+    check and the write is refused too.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    try:
+        return path.open("x", newline="")
+    except FileExistsError:
+        raise ValueError(f"{path} already exists; nothing was written (remove it, or choose another name)") from None
+
+
+def write_reference_curve(sources, path, steps: Sequence[float] | None = None) -> ReferenceCurve:
+    """Summarise runs (``summarize``) and write the reference CSV, a new file; returns the curve."""
+    reference = summarize(sources, steps)
+    with _create_csv(path) as f:
         writer = csv.writer(f)
         writer.writerow(REFERENCE_COLUMNS)
         for i in range(len(reference.steps)):
@@ -480,7 +492,9 @@ def _normal_quantile(p: float) -> float:
 def campaign_curves_csv(result_files, path, mode: str = "stochastic") -> Path:
     """Write the per-seed evaluation curves of campaign result files as a metrics CSV (``step,seed,mean_return``).
 
-    ``mean_return`` at each step is the mean over that evaluation's episodes in ``mode``.
+    ``mean_return`` at each step is the mean over that evaluation's episodes in ``mode`` (``stochastic``, the
+    behaviour policy; ``deterministic``, DDPG's actor without noise, the way the paper reports DDPG).  ``path``
+    is a new file: one already there is refused, never overwritten.
     """
     import json
 
@@ -492,8 +506,7 @@ def campaign_curves_csv(result_files, path, mode: str = "stochastic") -> Path:
                 raise ValueError(f"{f}: no {mode!r} evaluations (modes: {[k for k in e if k not in ('step', 'x_displacement')]})")
             rows.append((e["step"], data["seed"], float(np.mean(e[mode]))))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as out:
+    with _create_csv(path) as out:
         w = csv.writer(out)
         w.writerow(METRICS_COLUMNS)
         w.writerows(rows)
