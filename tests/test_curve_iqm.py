@@ -154,6 +154,7 @@ MUJOCO_REFERENCES = {
     "mujoco-swimmer-sql": (("sql-Swimmer-s0.json", "sql-Swimmer-s1.json", "sql-Swimmer-s2.json"), "stochastic"),
     "mujoco-swimmer-ddpg": (("ddpg-Swimmer-s0.json", "ddpg-Swimmer-s1.json", "ddpg-Swimmer-s2.json"), "deterministic"),
     "mujoco-hopper-sql": (("sql-Hopper-s0.json", "sql-Hopper-s1.json", "sql-Hopper-s2.json"), "stochastic"),
+    "mujoco-hopper-ddpg": (("ddpg-Hopper-s0.json", "ddpg-Hopper-s1.json", "ddpg-Hopper-s2.json"), "deterministic"),
 }
 
 
