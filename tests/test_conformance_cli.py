@@ -217,6 +217,11 @@ def test_cli_curve_and_make_reference(capsys, tmp_path):
     good = _write_metrics(tmp_path / "good.csv", [7, 8])
     code, out, _ = run(capsys, "--curve", str(good), "--reference", str(ref))
     assert code == 0 and "result: PASS" in out
+    # Flags that belong to --make-reference are refused with --curve rather than ignored.
+    for extra in (["--from", str(good)], ["--eval-mode", "deterministic"], ["--make-reference", str(tmp_path / "n.csv")]):
+        code, out, err = run(capsys, "--curve", str(good), "--reference", str(ref), *extra)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (extra, err)
+    assert not (tmp_path / "n.csv").exists()
     bad = _write_metrics(tmp_path / "bad.csv", [7, 8], shift=-30.0)
     code, out, _ = run(capsys, "--curve", str(bad), "--reference", str(ref), "--json")
     assert code == 1 and json.loads(out)["passed"] is False

@@ -80,7 +80,7 @@ def add_conform_parser(subparsers) -> argparse.ArgumentParser:
                        help="write a reference curve, a new file (one already there is refused), from the files given as --from")
     curve.add_argument("--from", dest="sources", nargs="+", metavar="CSV",
                        help="metrics CSVs for --make-reference (a summary curve), or campaign result files "
-                       "(results/<campaign>/*.json: per-seed curves for --test iqm)")
+                       "(results/<campaign>/*.json: written as per-seed curves, a reference for --test iqm)")
     curve.add_argument("--eval-mode", choices=["stochastic", "deterministic"], default=None,
                        help="--make-reference from campaign result files: which evaluation episodes make each "
                        "seed's curve (deterministic: DDPG's actor without noise, as the paper reports DDPG) "
@@ -113,6 +113,8 @@ def list_text() -> str:
 def _run_curve(args) -> int:
     from softq_ref.conformance import curves
 
+    if args.make_reference and args.curve:
+        raise ValueError("give either --curve (check a curve) or --make-reference (write one), not both")
     if args.make_reference:
         if not args.sources:
             raise ValueError("--make-reference needs --from METRICS.csv [METRICS.csv ...]")
@@ -128,6 +130,9 @@ def _run_curve(args) -> int:
         reference = curves.write_reference_curve(args.sources, args.make_reference)
         print(f"wrote {args.make_reference}: {len(reference.steps)} steps, {int(reference.n_seeds.max())} seeds")
         return 0
+    for flag, given in (("--from", args.sources), ("--eval-mode", args.eval_mode)):
+        if given:  # silently ignoring it would check another curve than the one the user meant
+            raise ValueError(f"{flag} goes with --make-reference; --curve checks the one metrics CSV it names")
     if not args.reference:
         raise ValueError("--curve needs --reference (a reference curve CSV or a name in spec/reference_curves)")
     if args.test == "iqm":
