@@ -155,6 +155,8 @@ MUJOCO_REFERENCES = {
     "mujoco-swimmer-ddpg": (("ddpg-Swimmer-s0.json", "ddpg-Swimmer-s1.json", "ddpg-Swimmer-s2.json"), "deterministic"),
     "mujoco-hopper-sql": (("sql-Hopper-s0.json", "sql-Hopper-s1.json", "sql-Hopper-s2.json"), "stochastic"),
     "mujoco-hopper-ddpg": (("ddpg-Hopper-s0.json", "ddpg-Hopper-s1.json", "ddpg-Hopper-s2.json"), "deterministic"),
+    "mujoco-halfcheetah-ddpg": (("ddpg-HalfCheetah-s0.json", "ddpg-HalfCheetah-s1.json", "ddpg-HalfCheetah-s2.json"),
+                                "deterministic"),
 }
 
 
